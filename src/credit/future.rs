@@ -1,0 +1,160 @@
+//! The acquire futures, borrowed ([`Acquire`]) and `Arc`-owned
+//! ([`AcquireOwned`]), over one shared state machine.
+
+use super::{AcquireError, CreditSemaphore, Credits, Enqueued, OwnedCredits, TryAcquireError};
+use crate::waitlist::Key;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+
+/// Where an acquire is: not yet tried, queued at `key`, or finished.
+#[derive(Debug)]
+enum State {
+    Idle,
+    Waiting(Key),
+    Done,
+}
+
+/// The state machine both futures drive.
+#[derive(Debug)]
+struct Machine {
+    n: usize,
+    state: State,
+}
+
+impl Machine {
+    fn poll(
+        &mut self,
+        sem: &CreditSemaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let result = match self.state {
+            State::Idle => match sem.try_take(self.n) {
+                Ok(()) => Ok(()),
+                Err(TryAcquireError::NoCredits) => match sem.enqueue(self.n, cx.waker()) {
+                    Enqueued::Acquired => Ok(()),
+                    Enqueued::Closed => Err(AcquireError::Closed),
+                    Enqueued::Waiting(key) => {
+                        self.state = State::Waiting(key);
+                        return Poll::Pending;
+                    }
+                },
+                Err(TryAcquireError::Closed) => Err(AcquireError::Closed),
+                Err(TryAcquireError::TooMany) => Err(AcquireError::TooMany),
+            },
+            State::Waiting(key) => match sem.poll_waiter(key, cx.waker()) {
+                Some(result) => result,
+                None => return Poll::Pending,
+            },
+            State::Done => panic!("acquire future polled after completion"),
+        };
+        self.state = State::Done;
+        Poll::Ready(result)
+    }
+
+    fn cancel(&mut self, sem: &CreditSemaphore) {
+        if let State::Waiting(key) = self.state {
+            self.state = State::Done;
+            sem.cancel_waiter(key);
+        }
+    }
+}
+
+/// Future of [`CreditSemaphore::acquire`].
+///
+/// # Cancel safety
+///
+/// Dropping it returns whatever credit was assigned to it and wakes the
+/// next waiter.
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a> {
+    sem: &'a CreditSemaphore,
+    machine: Machine,
+}
+
+/// Future of [`CreditSemaphore::acquire_owned`].
+///
+/// # Cancel safety
+///
+/// Dropping it returns whatever credit was assigned to it and wakes the
+/// next waiter.
+#[must_use = "futures do nothing unless polled"]
+pub struct AcquireOwned {
+    sem: Arc<CreditSemaphore>,
+    machine: Machine,
+}
+
+impl<'a> Acquire<'a> {
+    pub(super) fn new(sem: &'a CreditSemaphore, n: usize) -> Self {
+        let machine = Machine {
+            n,
+            state: State::Idle,
+        };
+        Self { sem, machine }
+    }
+}
+
+impl AcquireOwned {
+    pub(super) fn new(sem: Arc<CreditSemaphore>, n: usize) -> Self {
+        let machine = Machine {
+            n,
+            state: State::Idle,
+        };
+        Self { sem, machine }
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<Credits<'a>, AcquireError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let sem = this.sem;
+        this.machine
+            .poll(sem, cx)
+            .map_ok(|()| Credits::new(sem, this.machine.n))
+    }
+}
+
+impl Future for AcquireOwned {
+    type Output = Result<OwnedCredits, AcquireError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        this.machine
+            .poll(&this.sem, cx)
+            .map_ok(|()| OwnedCredits::new(Arc::clone(&this.sem), this.machine.n))
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        self.machine.cancel(self.sem);
+    }
+}
+
+impl Drop for AcquireOwned {
+    fn drop(&mut self) {
+        self.machine.cancel(&self.sem);
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("n", &self.machine.n)
+            .field("state", &self.machine.state)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireOwned")
+            .field("n", &self.machine.n)
+            .field("state", &self.machine.state)
+            .finish()
+    }
+}

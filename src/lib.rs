@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![deny(
+    missing_docs,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod credit;
+mod sync;
+mod waitlist;
+
+pub use credit::CreditSemaphore;
