@@ -55,10 +55,12 @@
 mod error;
 mod future;
 mod guard;
+mod timeout;
 
 pub use error::{AcquireError, TryAcquireError};
 pub use future::{Acquire, AcquireOwned};
 pub use guard::{Credits, OwnedCredits};
+pub use timeout::{AcquireOwnedTimeout, AcquireTimeout, AcquireTimeoutError};
 
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::waitlist::{Key, WaitList, WakeList};
@@ -522,7 +524,7 @@ impl CreditSemaphore {
         );
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let new = (cur & !SLOW) + (add << SHIFT) | flags;
+            let new = ((cur & !SLOW) + (add << SHIFT)) | flags;
             match self
                 .state
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)

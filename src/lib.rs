@@ -8,7 +8,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod credit;
+pub mod rate;
+pub mod runtime;
 mod sync;
+mod timeout;
 mod waitlist;
 
 pub use credit::CreditSemaphore;
