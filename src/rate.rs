@@ -46,7 +46,10 @@
 //! # Changing the quota
 //!
 //! [`set_quota`](RateLimiter::set_quota) applies to every decision made
-//! after it; waiters already asleep keep the instants they reserved. The
+//! after it; waiters already asleep keep the instants they reserved, and
+//! cells already granted or reserved keep the spacing of the quota they were
+//! taken under (`TAT` is not rescaled), so a change never grants a burst of
+//! back pay nor takes back what was granted. The
 //! quota lives beside the state word under a sequence counter (a seqlock of
 //! three atomics), so a decision never mixes an old interval with a new
 //! burst.
@@ -431,7 +434,9 @@ impl<C: Clock> RateLimiter<C> {
     }
 
     /// Replaces the quota. Decisions made after this call use it; waiters
-    /// already asleep keep the instants they reserved.
+    /// already asleep keep the instants they reserved, and cells already
+    /// taken keep the spacing of the quota they were taken under (see the
+    /// [module docs](self#changing-the-quota)).
     ///
     /// # Examples
     ///

@@ -41,8 +41,10 @@ pin_project_lite::pin_project! {
         // completes or is abandoned.
         #[pin]
         op: Option<F>,
+        // `None` once finished, so a timer registration ends with the
+        // operation rather than with the future.
         #[pin]
-        sleep: S,
+        sleep: Option<S>,
     }
 }
 
@@ -52,7 +54,7 @@ impl<F, S> Timeout<F, S> {
     pub(crate) fn new(op: F, sleep: S) -> Self {
         Self {
             op: Some(op),
-            sleep,
+            sleep: Some(sleep),
         }
     }
 }
@@ -67,11 +69,15 @@ impl<F: Abandon, S: Future<Output = ()>> Future for Timeout<F, S> {
         };
         if let Poll::Ready(output) = op.poll(cx) {
             this.op.set(None);
+            this.sleep.set(None);
             return Poll::Ready(Ok(output));
         }
-        if this.sleep.poll(cx).is_pending() {
-            return Poll::Pending;
+        if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+            if sleep.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
         }
+        this.sleep.set(None);
         let residue = match this.op.as_mut().as_pin_mut() {
             Some(op) => op.abandon(),
             None => unreachable!("checked above"),
