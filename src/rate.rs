@@ -305,10 +305,10 @@ impl<C: Clock> RateLimiter<C> {
             .is_ok()
     }
 
-    /// How long until the reservation conforms, by this limiter's clock.
-    pub(crate) fn wait_time(&self, reservation: &Reservation) -> Option<Duration> {
-        let now = self.nanos_now();
-        (reservation.ready_at > now).then(|| Duration::from_nanos(reservation.ready_at - now))
+    /// When the reservation conforms, if that is still ahead by this
+    /// limiter's clock.
+    pub(crate) fn ready_instant(&self, reservation: &Reservation) -> Option<Instant> {
+        (reservation.ready_at > self.nanos_now()).then(|| self.instant_at(reservation.ready_at))
     }
 
     /// Waits until one cell conforms, then takes it; sleeps with
@@ -542,5 +542,30 @@ impl<C> fmt::Debug for RateLimiter<C> {
             )
             .field("burst", &self.burst.load(Ordering::Relaxed))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::{Arc, model, thread};
+
+    /// A reader racing `set_quota` sees the old quota or the new one, never
+    /// a mix (the seqlock).
+    #[test]
+    fn loom_set_quota_never_mixes() {
+        model(|| {
+            let old = Quota::per_second(10).burst(1);
+            let new = Quota::per_second(1000).burst(50);
+            let limiter = Arc::new(RateLimiter::with_clock(old, ManualClock::new()));
+            let writer = {
+                let limiter = Arc::clone(&limiter);
+                thread::spawn(move || limiter.set_quota(new))
+            };
+            let seen = limiter.quota();
+            assert!(seen == old || seen == new, "mixed quota {seen:?}");
+            writer.join().unwrap();
+            assert_eq!(limiter.quota(), new);
+        });
     }
 }

@@ -65,6 +65,7 @@
 
 use core::future::Future;
 use core::time::Duration;
+use std::time::Instant;
 
 mod manual;
 pub use manual::{ManualClock, ManualSleep};
@@ -135,6 +136,17 @@ pub trait Timer: Send + Sync + 'static {
 
     /// A future that completes once `d` has passed, measured from this call.
     fn sleep(&self, d: Duration) -> Self::Sleep;
+
+    /// A future that completes at `deadline`.
+    ///
+    /// The provided version sleeps for the time left until `deadline` by
+    /// the real clock. Timers with a clock of their own (such as
+    /// [`ManualClock`]) or with absolute deadlines (all the adapters here)
+    /// override it, so a deadline computed from a clock reading is not
+    /// pushed back by the time that passes before the sleep is created.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        self.sleep(deadline.saturating_duration_since(Instant::now()))
+    }
 }
 
 impl<T: Timer> Timer for std::sync::Arc<T> {
@@ -142,6 +154,10 @@ impl<T: Timer> Timer for std::sync::Arc<T> {
 
     fn sleep(&self, d: Duration) -> Self::Sleep {
         (**self).sleep(d)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        (**self).sleep_until(deadline)
     }
 }
 

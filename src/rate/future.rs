@@ -66,14 +66,14 @@ impl<S: Future<Output = ()>> Wait<S> {
                             return Poll::Ready(Err(err));
                         }
                     };
-                    match limiter.wait_time(&reservation) {
+                    match limiter.ready_instant(&reservation) {
                         None => {
                             *this.state = State::Done;
                             return Poll::Ready(Ok(()));
                         }
-                        Some(wait) => {
+                        Some(at) => {
                             *this.state = State::Waiting(reservation);
-                            this.sleep.set(Some(timer.sleep(wait)));
+                            this.sleep.set(Some(timer.sleep_until(at)));
                             fresh_sleeps += 1;
                         }
                     }
@@ -84,7 +84,7 @@ impl<S: Future<Output = ()>> Wait<S> {
                             return Poll::Pending;
                         }
                     }
-                    match limiter.wait_time(&reservation) {
+                    match limiter.ready_instant(&reservation) {
                         None => {
                             *this.state = State::Done;
                             this.sleep.set(None);
@@ -95,8 +95,8 @@ impl<S: Future<Output = ()>> Wait<S> {
                             cx.waker().wake_by_ref();
                             return Poll::Pending;
                         }
-                        Some(wait) => {
-                            this.sleep.set(Some(timer.sleep(wait)));
+                        Some(at) => {
+                            this.sleep.set(Some(timer.sleep_until(at)));
                             fresh_sleeps += 1;
                         }
                     }

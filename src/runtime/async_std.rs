@@ -6,6 +6,7 @@
 
 use super::{AsyncIoSleep, Timer};
 use core::time::Duration;
+use std::time::Instant;
 
 /// async-std's timer, without async-std: `async_io::Timer`, which is what
 /// `async_std::task::sleep` sleeps on.
@@ -30,5 +31,9 @@ impl Timer for AsyncStd {
 
     fn sleep(&self, d: Duration) -> AsyncIoSleep {
         AsyncIoSleep::after(d)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> AsyncIoSleep {
+        AsyncIoSleep::at(deadline)
     }
 }

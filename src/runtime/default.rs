@@ -8,6 +8,7 @@ use core::marker::PhantomPinned;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
+use std::time::Instant;
 
 #[cfg(feature = "tokio")]
 type TokioSleep = ::tokio::time::Sleep;
@@ -73,21 +74,29 @@ impl Timer for DefaultTimer {
     type Sleep = DefaultSleep;
 
     fn sleep(&self, d: Duration) -> DefaultSleep {
+        self.sleep_until(Instant::now() + d.min(FAR))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> DefaultSleep {
         #[cfg(feature = "tokio")]
         if ::tokio::runtime::Handle::try_current().is_ok() {
             return DefaultSleep {
-                tokio: Some(::tokio::time::sleep(d)),
+                tokio: Some(::tokio::time::sleep_until(deadline.into())),
                 io: None,
                 _pin: PhantomPinned,
             };
         }
         DefaultSleep {
             tokio: None,
-            io: Some(AsyncIoSleep::after(d)),
+            io: Some(AsyncIoSleep::at(deadline)),
             _pin: PhantomPinned,
         }
     }
 }
+
+/// Longer sleeps are capped here (about 30 years), so `now + d` cannot
+/// overflow an `Instant`.
+const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 pin_project_lite::pin_project! {
     /// The sleep of [`DefaultTimer`]: tokio's or `async-io`'s.

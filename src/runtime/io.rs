@@ -6,6 +6,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
+use std::time::Instant;
 
 /// A sleep on `async_io::Timer`, the timer of smol and async-std.
 ///
@@ -32,6 +33,10 @@ pub struct AsyncIoSleep(async_io::Timer);
 impl AsyncIoSleep {
     pub(crate) fn after(d: Duration) -> Self {
         Self(async_io::Timer::after(d))
+    }
+
+    pub(crate) fn at(deadline: Instant) -> Self {
+        Self(async_io::Timer::at(deadline))
     }
 }
 

@@ -217,6 +217,10 @@ impl Timer for ManualClock {
             id: None,
         }
     }
+
+    fn sleep_until(&self, deadline: Instant) -> ManualSleep {
+        ManualClock::sleep_until(self, deadline)
+    }
 }
 
 fn nanos(d: Duration) -> u64 {

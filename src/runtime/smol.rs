@@ -2,6 +2,7 @@
 
 use super::{AsyncIoSleep, Timer};
 use core::time::Duration;
+use std::time::Instant;
 
 /// smol's timer (`async_io::Timer`, which smol re-exports as
 /// `smol::Timer`).
@@ -25,5 +26,9 @@ impl Timer for Smol {
 
     fn sleep(&self, d: Duration) -> AsyncIoSleep {
         AsyncIoSleep::after(d)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> AsyncIoSleep {
+        AsyncIoSleep::at(deadline)
     }
 }

@@ -3,6 +3,7 @@
 
 use super::Timer;
 use core::time::Duration;
+use std::time::Instant;
 
 /// tokio's timer: `tokio::time::sleep`.
 ///
@@ -29,5 +30,9 @@ impl Timer for Tokio {
 
     fn sleep(&self, d: Duration) -> ::tokio::time::Sleep {
         ::tokio::time::sleep(d)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> ::tokio::time::Sleep {
+        ::tokio::time::sleep_until(deadline.into())
     }
 }
