@@ -9,10 +9,7 @@ use flowgate::rate::{
     CheckNError, InsufficientCapacity, ManualClock, MonotonicClock, NotUntil, Quota, RateLimited,
     RateLimiter, UntilNReady, UntilReady,
 };
-use flowgate::runtime::{ManualSleep, Timer};
-use futures::FutureExt;
-use runtime_matrix::each_executor;
-use std::time::Duration;
+use flowgate::runtime::ManualSleep;
 
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}
@@ -63,8 +60,12 @@ fn auto_traits() {
 mod timers {
     use super::*;
     use flowgate::credit::CreditSemaphore;
+    use flowgate::runtime::Timer;
     use flowgate::runtime::{DefaultSleep, DefaultTimer};
+    use futures::FutureExt;
+    use runtime_matrix::each_executor;
     use std::sync::Arc;
+    use std::time::Duration;
     use std::time::Instant;
 
     /// Bounds for real-time checks: never early; late by at most this much

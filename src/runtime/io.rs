@@ -31,6 +31,8 @@ use std::time::Instant;
 pub struct AsyncIoSleep(async_io::Timer);
 
 impl AsyncIoSleep {
+    // Unused when only `tokio` is on (DefaultTimer sleeps until instants).
+    #[cfg_attr(not(any(feature = "smol", feature = "async-std")), allow(dead_code))]
     pub(crate) fn after(d: Duration) -> Self {
         Self(async_io::Timer::after(d))
     }
