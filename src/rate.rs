@@ -97,7 +97,7 @@ use std::time::Instant;
 /// [`check_n`](Self::check_n) never wait; [`until_ready`](Self::until_ready)
 /// and [`until_n_ready`](Self::until_n_ready) wait with a timer (the plain
 /// forms need a runtime feature, the `*_with` forms take any
-/// [`Timer`](crate::runtime::Timer)). See the [module docs](self) for the
+/// [`Timer`]). See the [module docs](self) for the
 /// algorithm.
 ///
 /// # Fairness

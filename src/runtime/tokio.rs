@@ -20,7 +20,8 @@ use std::time::Instant;
 /// use std::time::Duration;
 ///
 /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-/// rt.block_on(Tokio.sleep(Duration::from_millis(1)));
+/// // The sleep is created inside the runtime (tokio needs its context).
+/// rt.block_on(async { Tokio.sleep(Duration::from_millis(1)).await });
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tokio;
