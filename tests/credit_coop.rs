@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[test]
 fn always_ready_acquire_loop_yields_to_other_tasks() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let sem = Arc::new(CreditSemaphore::new(1));
         let other_ran = Arc::new(AtomicBool::new(false));
