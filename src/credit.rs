@@ -207,6 +207,7 @@ impl CreditSemaphore {
     /// assert_eq!(credits.available(), 5);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire(&self, n: usize) -> Acquire<'_> {
         Acquire::new(self, n)
     }
@@ -256,6 +257,7 @@ impl CreditSemaphore {
     /// drop(one);
     /// assert!(credits.try_acquire(1).is_ok());
     /// ```
+    #[inline]
     pub fn try_acquire(&self, n: usize) -> Result<Credits<'_>, TryAcquireError> {
         self.try_take(n).map(|()| Credits::new(self, n))
     }
@@ -610,5 +612,91 @@ impl fmt::Debug for CreditSemaphore {
             .field("closed", &(state & CLOSED != 0))
             .field("waiters", &(state & WAITERS != 0))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::{model, thread};
+    use core::future::Future;
+    use core::pin::Pin;
+    use core::task::Context;
+
+    /// After every party is done: no flag but CLOSED left, no debt, no
+    /// waiter, and `available` equal to the total.
+    fn assert_quiescent(sem: &CreditSemaphore, total: usize) {
+        let state = sem.state.load(Ordering::Acquire);
+        assert_eq!(state & SLOW, 0, "WAITERS/DEBT left set");
+        let inner = sem.inner.lock();
+        assert!(inner.waiters.is_empty());
+        assert_eq!(inner.debt, 0);
+        assert_eq!(state >> SHIFT, total);
+        assert_eq!(sem.total.load(Ordering::Relaxed), total);
+    }
+
+    /// The state word's invariants hold while a waiter, a fast-path
+    /// returner and a shrink race; the waiter is polled to the end.
+    #[test]
+    fn loom_state_word_invariants() {
+        model(|| {
+            let sem = Arc::new(CreditSemaphore::new(2));
+            let held = sem.try_acquire(2).unwrap();
+            held.forget();
+            let returner = {
+                let sem = Arc::clone(&sem);
+                thread::spawn(move || sem.release(2))
+            };
+            let shrinker = {
+                let sem = Arc::clone(&sem);
+                thread::spawn(move || sem.shrink(1))
+            };
+            let mut fut = sem.acquire(1);
+            let mut cx = Context::from_waker(core::task::Waker::noop());
+            // The waker is a no-op: spin on polls instead, yielding to loom.
+            let held = loop {
+                let state = sem.state.load(Ordering::Acquire);
+                if state & SLOW != 0 {
+                    assert_eq!(state >> SHIFT, 0, "credit available beside a flag");
+                }
+                match Pin::new(&mut fut).poll(&mut cx) {
+                    core::task::Poll::Ready(held) => break held.unwrap(),
+                    core::task::Poll::Pending => crate::sync::spin_loop(),
+                }
+            };
+            drop(held);
+            drop(fut);
+            returner.join().unwrap();
+            shrinker.join().unwrap();
+            assert_quiescent(&sem, 1);
+        });
+    }
+
+    /// A cancelled head waiter and `close` race a return: every credit
+    /// ends available, no flag is left behind.
+    #[test]
+    fn loom_cancel_and_close_leave_no_flags() {
+        model(|| {
+            let sem = Arc::new(CreditSemaphore::new(1));
+            sem.try_acquire(1).unwrap().forget();
+            let mut fut = Arc::clone(&sem).acquire_owned(2);
+            let mut cx = Context::from_waker(core::task::Waker::noop());
+            assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+            let returner = {
+                let sem = Arc::clone(&sem);
+                thread::spawn(move || sem.release(1))
+            };
+            let closer = {
+                let sem = Arc::clone(&sem);
+                thread::spawn(move || sem.close())
+            };
+            drop(fut);
+            returner.join().unwrap();
+            closer.join().unwrap();
+            assert!(sem.is_closed());
+            let state = sem.state.load(Ordering::Acquire);
+            assert_eq!(state & SLOW, 0);
+            assert_eq!(state >> SHIFT, 1);
+        });
     }
 }

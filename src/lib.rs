@@ -7,6 +7,7 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod coop;
 pub mod credit;
 pub mod rate;
 pub mod runtime;

@@ -6,7 +6,7 @@ use crate::waitlist::Key;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, ready};
 use std::sync::Arc;
 
 /// Where an acquire is: not yet tried, queued at `key`, or finished.
@@ -25,11 +25,16 @@ struct Machine {
 }
 
 impl Machine {
+    #[inline]
     fn poll(
         &mut self,
         sem: &CreditSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), AcquireError>> {
+        // Spend the task's cooperative budget (tokio feature), so a loop
+        // whose acquires always succeed still lets other tasks run. On
+        // `Pending` the budget unit is given back when `budget` drops.
+        let budget = ready!(crate::coop::poll_proceed(cx));
         let result = match self.state {
             State::Idle => match sem.try_take(self.n) {
                 Ok(()) => Ok(()),
@@ -50,10 +55,12 @@ impl Machine {
             },
             State::Done => panic!("acquire future polled after completion"),
         };
+        budget.made_progress();
         self.state = State::Done;
         Poll::Ready(result)
     }
 
+    #[inline]
     fn cancel(&mut self, sem: &CreditSemaphore) {
         if let State::Waiting(key) = self.state {
             self.state = State::Done;
@@ -87,6 +94,7 @@ pub struct AcquireOwned {
 }
 
 impl<'a> Acquire<'a> {
+    #[inline]
     pub(super) fn new(sem: &'a CreditSemaphore, n: usize) -> Self {
         let machine = Machine {
             n,
@@ -97,6 +105,7 @@ impl<'a> Acquire<'a> {
 }
 
 impl AcquireOwned {
+    #[inline]
     pub(super) fn new(sem: Arc<CreditSemaphore>, n: usize) -> Self {
         let machine = Machine {
             n,
@@ -109,6 +118,7 @@ impl AcquireOwned {
 impl<'a> Future for Acquire<'a> {
     type Output = Result<Credits<'a>, AcquireError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let sem = this.sem;
@@ -121,6 +131,7 @@ impl<'a> Future for Acquire<'a> {
 impl Future for AcquireOwned {
     type Output = Result<OwnedCredits, AcquireError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         this.machine
@@ -130,12 +141,14 @@ impl Future for AcquireOwned {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.machine.cancel(self.sem);
     }
 }
 
 impl Drop for AcquireOwned {
+    #[inline]
     fn drop(&mut self) {
         self.machine.cancel(&self.sem);
     }

@@ -44,6 +44,7 @@ pub struct OwnedCredits {
 }
 
 impl<'a> Credits<'a> {
+    #[inline]
     pub(super) fn new(sem: &'a CreditSemaphore, count: usize) -> Self {
         Self { sem, count }
     }
@@ -118,6 +119,7 @@ impl<'a> Credits<'a> {
 }
 
 impl Drop for Credits<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.sem.release(self.count);
     }
@@ -132,6 +134,7 @@ impl fmt::Debug for Credits<'_> {
 }
 
 impl OwnedCredits {
+    #[inline]
     pub(super) fn new(sem: Arc<CreditSemaphore>, count: usize) -> Self {
         Self { sem, count }
     }
@@ -230,6 +233,7 @@ impl OwnedCredits {
 }
 
 impl Drop for OwnedCredits {
+    #[inline]
     fn drop(&mut self) {
         self.sem.release(self.count);
     }
