@@ -47,7 +47,7 @@
 //! One atomic word holds the available credit and three flags (see
 //! [`CreditSemaphore`]'s `state` field). Acquiring without contention is one
 //! compare-and-swap; returning credit while nobody waits is one
-//! compare-and-swap. Waiters queue in a FIFO [`WaitList`] behind a mutex,
+//! compare-and-swap. Waiters queue in a FIFO wait list behind a mutex,
 //! and credit that arrives while anyone waits is handed straight to the
 //! head waiter, in part if it is not enough (the hand-off scheme of tokio's
 //! batch semaphore), so a large request is never overtaken by small ones.
