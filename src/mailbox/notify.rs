@@ -7,8 +7,12 @@
 //!
 //! # Why no wake-up is lost
 //!
-//! Every operation on `state` is a read-modify-write, so they are totally
-//! ordered and each one acquires what the previous ones released. A sender
+//! Every write to `state` is a read-modify-write (even where a plain store
+//! would do for the value), so they form one release sequence: each one
+//! acquires what every earlier one released. (loom found the lost wake-up
+//! that a plain `store(0)` at the end of a notify allows: a second notifier
+//! that saw `BUSY` and left, whose publication the woken receiver then did
+//! not see.) A sender
 //! publishes its message (or its sender-count decrement, or returned
 //! credit) and *then* notifies; the receiver registers and *then* looks at
 //! the ring and counters again. Either the notify comes after the
@@ -16,7 +20,7 @@
 //! comes before, and the registration's read-modify-write acquires it, so
 //! the receiver's second look sees what the sender published.
 
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell, spin_loop};
 use core::task::Waker;
 
 /// The cell holds a waker that wants to be woken.
@@ -29,7 +33,7 @@ const BUSY: usize = 2;
 pub(crate) struct RxWaker {
     /// `0`, `WAKER` or `BUSY`. Transitions:
     /// - register: `0 | WAKER -> BUSY` (CAS), then `BUSY -> WAKER` (swap);
-    /// - notify: `WAKER -> BUSY` (CAS), then `BUSY -> 0` (store);
+    /// - notify: `WAKER -> BUSY` (CAS), then `BUSY -> 0` (swap);
     /// - every notify first does a no-op read-modify-write (`fetch_or(0)`)
     ///   so that it is ordered with registrations (module docs).
     state: AtomicUsize,
@@ -64,6 +68,10 @@ impl RxWaker {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
             if cur & BUSY != 0 {
+                // The notifier holds BUSY for a few instructions; give it
+                // the processor (under loom, a yield: the caller's
+                // self-wake must not starve it).
+                spin_loop();
                 return false;
             }
             match self
@@ -113,7 +121,11 @@ impl RxWaker {
             // SAFETY: we hold BUSY, so nobody else touches the cell.
             unsafe { (*cell).take() }
         });
-        self.state.store(0, Ordering::Release);
+        // A swap, not a store: every write to `state` must be a
+        // read-modify-write, or a notifier that found BUSY (and left its
+        // publication to us) would not be in the release sequence that the
+        // receiver's next registration acquires.
+        self.state.swap(0, Ordering::AcqRel);
         if let Some(waker) = waker {
             waker.wake();
         }
