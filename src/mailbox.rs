@@ -98,7 +98,7 @@ pub use sender::{OwnedPermit, Permit, Sender, WeakSender};
 pub use sink::SendSink;
 
 use crate::credit::CreditSemaphore;
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, spin_loop};
 use crate::waitlist::{WaitList, WakeList};
 use notify::RxWaker;
 use ring::{CachePadded, Ring};
@@ -134,9 +134,12 @@ pub enum Overflow {
     /// [`Sender::dropped`]) and takes its slot.
     ///
     /// If there is nothing to evict because every slot is held by a
-    /// [`Permit`] (reserved, not yet sent), `try_send` gives
-    /// [`TrySendError::Full`] and `send` waits for a slot as under
-    /// [`Block`](Overflow::Block).
+    /// [`Permit`] (reserved, not yet sent) or by a send that was granted a
+    /// slot and has not yet run, `try_send` gives [`TrySendError::Full`]
+    /// and `send` waits for a slot as under [`Block`](Overflow::Block).
+    /// (A slot that is only momentarily out of reach, such as one being
+    /// pushed by another thread, is retried a bounded number of times
+    /// first.)
     DropOldest,
     /// Never wait: a full mailbox hands the new message straight back.
     /// `try_send` gives [`TrySendError::Full`]; `send` resolves at once to
@@ -254,6 +257,10 @@ pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     Builder::new(capacity).build()
 }
 
+/// How many times a `DropOldest` send looks for something to evict or a
+/// free slot before it reports `Full` (see `Chan::evict_and_push`).
+const EVICT_ATTEMPTS: usize = if cfg!(flowgate_loom) { 2 } else { 64 };
+
 /// The state shared by every handle of one mailbox.
 struct Chan<T> {
     ring: Ring<T>,
@@ -291,17 +298,36 @@ impl<T> Chan<T> {
                 Ok(())
             }
             Err(crate::credit::TryAcquireError::Closed) => Err(TrySendError::Closed(msg)),
-            Err(_) if self.overflow == Overflow::DropOldest => match self.evict() {
-                Some(old) => {
-                    // The evicted message's credit is ours now.
-                    self.push(msg);
-                    drop(old);
-                    Ok(())
-                }
-                None => Err(TrySendError::Full(msg)),
-            },
+            Err(_) if self.overflow == Overflow::DropOldest => self.evict_and_push(msg),
             Err(_) => Err(TrySendError::Full(msg)),
         }
+    }
+
+    /// Under `DropOldest`, with no free slot: evicts the oldest message and
+    /// sends `msg` in its slot. Nothing to evict can be momentary (the
+    /// receiver just took everything and a slot is coming back, or a send
+    /// holds a slot for the few instructions before its push), so this
+    /// retries a bounded number of times before it reports `Full`.
+    fn evict_and_push(&self, msg: T) -> Result<(), TrySendError<T>> {
+        for _ in 0..EVICT_ATTEMPTS {
+            if let Some(old) = self.evict() {
+                // The evicted message's credit is ours now.
+                self.push(msg);
+                drop(old);
+                return Ok(());
+            }
+            match self.slots.try_take(1) {
+                Ok(()) => {
+                    self.push(msg);
+                    return Ok(());
+                }
+                Err(crate::credit::TryAcquireError::Closed) => {
+                    return Err(TrySendError::Closed(msg));
+                }
+                Err(_) => spin_loop(),
+            }
+        }
+        Err(TrySendError::Full(msg))
     }
 
     /// Under `DropOldest`: pops the oldest message and counts it; the
