@@ -58,6 +58,7 @@ mod guard;
 mod timeout;
 
 pub use error::{AcquireError, TryAcquireError};
+pub(crate) use future::Machine as AcquireMachine;
 pub use future::{Acquire, AcquireOwned};
 pub use guard::{Credits, OwnedCredits};
 pub use timeout::{AcquireOwnedTimeout, AcquireTimeout, AcquireTimeoutError};
@@ -264,7 +265,7 @@ impl CreditSemaphore {
 
     /// The credit-taking part of `try_acquire`, shared with the futures.
     #[inline]
-    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
+    pub(crate) fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
         if n > Self::MAX_CREDITS {
             return Err(TryAcquireError::TooMany);
         }

@@ -17,16 +17,27 @@ enum State {
     Done,
 }
 
-/// The state machine both futures drive.
+/// The state machine both futures drive; also driven by the mailbox's
+/// futures, which wait for a slot credit the same way.
 #[derive(Debug)]
-struct Machine {
+pub(crate) struct Machine {
     n: usize,
     state: State,
 }
 
 impl Machine {
+    /// A machine that will acquire `n` credits.
     #[inline]
-    fn poll(
+    pub(crate) const fn new(n: usize) -> Self {
+        Self {
+            n,
+            state: State::Idle,
+        }
+    }
+
+    /// Polls the acquire: tries the fast path first, then queues.
+    #[inline]
+    pub(crate) fn poll(
         &mut self,
         sem: &CreditSemaphore,
         cx: &mut Context<'_>,
@@ -60,8 +71,10 @@ impl Machine {
         Poll::Ready(result)
     }
 
+    /// Leaves the queue if queued, returning assigned credit (no-op
+    /// otherwise). Call it from the owning future's `Drop`.
     #[inline]
-    fn cancel(&mut self, sem: &CreditSemaphore) {
+    pub(crate) fn cancel(&mut self, sem: &CreditSemaphore) {
         if let State::Waiting(key) = self.state {
             self.state = State::Done;
             sem.cancel_waiter(key);
@@ -96,10 +109,7 @@ pub struct AcquireOwned {
 impl<'a> Acquire<'a> {
     #[inline]
     pub(super) fn new(sem: &'a CreditSemaphore, n: usize) -> Self {
-        let machine = Machine {
-            n,
-            state: State::Idle,
-        };
+        let machine = Machine::new(n);
         Self { sem, machine }
     }
 }
@@ -107,10 +117,7 @@ impl<'a> Acquire<'a> {
 impl AcquireOwned {
     #[inline]
     pub(super) fn new(sem: Arc<CreditSemaphore>, n: usize) -> Self {
-        let machine = Machine {
-            n,
-            state: State::Idle,
-        };
+        let machine = Machine::new(n);
         Self { sem, machine }
     }
 }
