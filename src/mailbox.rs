@@ -90,12 +90,14 @@ mod receiver;
 mod ring;
 mod sender;
 mod sink;
+mod timeout;
 
 pub use error::{SendError, TryRecvError, TrySendError};
 pub use future::{Closed, Recv, RecvMany, Reserve, ReserveOwned, Send};
 pub use receiver::Receiver;
 pub use sender::{OwnedPermit, Permit, Sender, WeakSender};
 pub use sink::SendSink;
+pub use timeout::{RecvTimeout, RecvTimeoutError, SendTimeout, SendTimeoutError};
 
 use crate::credit::CreditSemaphore;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, spin_loop};
