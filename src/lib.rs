@@ -8,6 +8,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod credit;
+pub mod dispatch;
 mod sync;
 mod waitlist;
 
