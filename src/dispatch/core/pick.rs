@@ -13,11 +13,13 @@
 //!   its weight to its current value, the largest current wins and loses
 //!   the sum of the candidates' weights. Over a cycle of that sum, each gets
 //!   exactly its weight, interleaved rather than in bursts.
-//! - Adaptive: the same with weights `weight / latency`, latency being the
+//! - Adaptive: the same with weights `weight * mean / latency`, latency being the
 //!   consumer's peak-EWMA of assignment-to-ack time (Finagle's and Linkerd's
 //!   load metric): a sample above the average replaces it at once, one
 //!   below decays into it with time constant [`DECAY`]. A consumer without
-//!   a sample yet counts with the group's mean.
+//!   a sample yet counts with the group's mean. Dividing by the mean keeps
+//!   the weights on one scale, so SWRR's state stays meaningful as
+//!   latencies move.
 
 use super::{ConsumerState, Core};
 use crate::dispatch::Strategy;
@@ -26,8 +28,8 @@ use std::time::Duration;
 /// Time constant of the adaptive strategy's latency average.
 pub(in crate::dispatch) const DECAY: Duration = Duration::from_millis(100);
 
-/// Scale of adaptive weights: `weight * SCALE / latency_ns`.
-const SCALE: f64 = 1e9;
+/// Scale of adaptive weights: `weight * SCALE * mean_latency / latency`.
+const SCALE: f64 = 1024.0;
 
 impl<T> ConsumerState<T> {
     /// Records one assignment-to-ack latency sample at time `now` (ns).
@@ -74,9 +76,12 @@ impl<T> Core<T> {
                 } else {
                     sum / f64::from(known)
                 };
+                // Relative to the group's mean latency, so the weights keep
+                // one scale whatever the latencies (a jump of scale would
+                // leave SWRR's current values far off for a long time).
                 swrr(consumers, group, |c| {
                     let latency = if c.ewma_ns > 0.0 { c.ewma_ns } else { mean };
-                    (f64::from(c.weight) * SCALE / latency).clamp(1.0, 1e15) as i64
+                    (f64::from(c.weight) * SCALE * mean / latency).clamp(1.0, 1e12) as i64
                 })
             }
         };
