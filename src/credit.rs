@@ -58,6 +58,7 @@ mod guard;
 
 pub use error::{AcquireError, TryAcquireError};
 pub use future::{Acquire, AcquireOwned};
+pub(crate) use future::Machine as AcquireMachine;
 pub use guard::{Credits, OwnedCredits};
 
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
@@ -260,7 +261,7 @@ impl CreditSemaphore {
 
     /// The credit-taking part of `try_acquire`, shared with the futures.
     #[inline]
-    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
+    pub(crate) fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
         if n > Self::MAX_CREDITS {
             return Err(TryAcquireError::TooMany);
         }
@@ -522,7 +523,7 @@ impl CreditSemaphore {
         );
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let new = (cur & !SLOW) + (add << SHIFT) | flags;
+            let new = ((cur & !SLOW) + (add << SHIFT)) | flags;
             match self
                 .state
                 .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Relaxed)

@@ -9,6 +9,7 @@
 
 pub mod credit;
 pub mod dispatch;
+pub mod mailbox;
 mod sync;
 mod waitlist;
 

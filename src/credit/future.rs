@@ -17,15 +17,25 @@ enum State {
     Done,
 }
 
-/// The state machine both futures drive.
+/// The state machine both futures drive; also driven by the mailbox's
+/// futures, which wait for a slot credit the same way.
 #[derive(Debug)]
-struct Machine {
+pub(crate) struct Machine {
     n: usize,
     state: State,
 }
 
 impl Machine {
-    fn poll(
+    /// A machine that will acquire `n` credits.
+    pub(crate) const fn new(n: usize) -> Self {
+        Self {
+            n,
+            state: State::Idle,
+        }
+    }
+
+    /// Polls the acquire: tries the fast path first, then queues.
+    pub(crate) fn poll(
         &mut self,
         sem: &CreditSemaphore,
         cx: &mut Context<'_>,
@@ -54,7 +64,9 @@ impl Machine {
         Poll::Ready(result)
     }
 
-    fn cancel(&mut self, sem: &CreditSemaphore) {
+    /// Leaves the queue if queued, returning assigned credit (no-op
+    /// otherwise). Call it from the owning future's `Drop`.
+    pub(crate) fn cancel(&mut self, sem: &CreditSemaphore) {
         if let State::Waiting(key) = self.state {
             self.state = State::Done;
             sem.cancel_waiter(key);
@@ -88,20 +100,14 @@ pub struct AcquireOwned {
 
 impl<'a> Acquire<'a> {
     pub(super) fn new(sem: &'a CreditSemaphore, n: usize) -> Self {
-        let machine = Machine {
-            n,
-            state: State::Idle,
-        };
+        let machine = Machine::new(n);
         Self { sem, machine }
     }
 }
 
 impl AcquireOwned {
     pub(super) fn new(sem: Arc<CreditSemaphore>, n: usize) -> Self {
-        let machine = Machine {
-            n,
-            state: State::Idle,
-        };
+        let machine = Machine::new(n);
         Self { sem, machine }
     }
 }

@@ -1,0 +1,206 @@
+//! Loom models of the mailbox: send/recv at full and empty, close racing
+//! send, receiver drop with buffered messages (leaks caught by `Track`),
+//! cancelled recv racing a send, a permit dropped racing a waiting sender,
+//! `DropOldest` racing recv, and VERIFICATION bugs 3, 6, 8 and 9.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test mailbox`
+
+use flowgate::mailbox::{self, Builder, Overflow, TryRecvError};
+use flowgate_loom_tests::{Arc, Track, block_on, model, thread};
+use futures::FutureExt;
+
+/// Capacity 1, two messages: the second send waits at full until the
+/// receiver takes the first; then the end of the stream.
+#[test]
+fn send_recv_at_full() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(1);
+        let sender = thread::spawn(move || {
+            block_on(async {
+                tx.send(1).await.unwrap();
+                tx.send(2).await.unwrap();
+            })
+        });
+        block_on(async {
+            assert_eq!(rx.recv().await, Some(1));
+            assert_eq!(rx.recv().await, Some(2));
+            assert_eq!(rx.recv().await, None);
+        });
+        sender.join().unwrap();
+    });
+}
+
+/// The receiver waits at empty; a message sent and then the sender dropped
+/// is still received before `None` (bug 9).
+#[test]
+fn send_recv_at_empty_then_sender_dropped() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(2);
+        let sender = thread::spawn(move || {
+            tx.try_send(Track::new(7)).unwrap();
+            drop(tx);
+        });
+        block_on(async {
+            assert_eq!(rx.recv().await.map(Track::into_inner), Some(7));
+            assert!(rx.recv().await.is_none());
+        });
+        sender.join().unwrap();
+    });
+}
+
+/// `close` races a send: an accepted message is received, a refused one
+/// comes back; nothing leaks, and the stream ends.
+#[test]
+fn close_racing_send() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(1);
+        let sender = thread::spawn(move || {
+            let accepted = block_on(tx.send(Track::new(1))).is_ok();
+            (accepted, tx)
+        });
+        rx.close();
+        let got = block_on(rx.recv());
+        let (accepted, tx) = sender.join().unwrap();
+        assert_eq!(got.is_some(), accepted);
+        assert!(block_on(rx.recv()).is_none());
+        drop(tx);
+    });
+}
+
+/// The receiver is dropped with a message buffered while `try_send` races
+/// it (bug 6): whatever `try_send` returned, every message is dropped
+/// exactly once (`Track` fails the model on a leak).
+#[test]
+fn receiver_dropped_with_buffered_messages_racing_try_send() {
+    model(|| {
+        let (tx, rx) = mailbox::bounded(2);
+        tx.try_send(Track::new(0)).unwrap();
+        let sender = thread::spawn(move || match tx.try_send(Track::new(1)) {
+            Ok(()) => true,
+            Err(e) => {
+                assert!(e.is_closed());
+                false
+            }
+        });
+        drop(rx);
+        sender.join().unwrap();
+    });
+}
+
+/// A `recv` polled to `Pending` and dropped while a send races it; the next
+/// `recv` must still get the message (no lost wake-up, bug 10).
+#[test]
+fn cancelled_recv_racing_send() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(1);
+        let sender = thread::spawn(move || {
+            tx.try_send(5).unwrap();
+            tx
+        });
+        let first = rx.recv().now_or_never(); // polled once, then dropped
+        let got = match first {
+            Some(got) => got,
+            None => block_on(rx.recv()),
+        };
+        assert_eq!(got, Some(5));
+        drop(sender.join().unwrap());
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// A permit is dropped on one thread while a sender waits for its slot on
+/// another: the waiting sender gets the slot.
+#[test]
+fn permit_dropped_racing_waiting_sender() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(1);
+        let tx = Arc::new(tx);
+        let waiter = {
+            let tx = Arc::clone(&tx);
+            thread::spawn(move || block_on(tx.send(1)).unwrap())
+        };
+        // Holds the slot if it gets there first, then gives it up.
+        let permit = tx.try_reserve();
+        drop(permit);
+        waiter.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+    });
+}
+
+/// `DropOldest`: a sender evicts while the receiver receives. Received,
+/// evicted and handed back (`Full` is allowed when the receiver holds the
+/// only slot in the middle of its pop) add up to what was sent, each
+/// message exactly once (`Track`), in order.
+#[test]
+fn drop_oldest_racing_recv() {
+    model(|| {
+        let (tx, mut rx) = Builder::new(1).overflow(Overflow::DropOldest).build();
+        tx.try_send(Track::new(1)).unwrap();
+        let sender = thread::spawn(move || {
+            let refused = match tx.try_send(Track::new(2)) {
+                Ok(()) => false,
+                Err(e) => {
+                    assert!(e.is_full());
+                    true
+                }
+            };
+            (refused, tx.dropped())
+        });
+        let first = rx.try_recv().ok().map(Track::into_inner);
+        let (refused, evicted) = sender.join().unwrap();
+        let mut got: Vec<i32> = first.into_iter().collect();
+        while let Ok(m) = rx.try_recv() {
+            got.push(m.into_inner());
+        }
+        match (refused, evicted) {
+            (false, 0) => assert_eq!(got, [1, 2]),
+            (false, 1) => assert_eq!(got, [2]),
+            (true, 0) => assert_eq!(got, [1]),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(rx.dropped(), evicted);
+    });
+}
+
+/// Bug 3: the last sender lives in an owned permit; it is dropped on
+/// another thread while the receiver waits: the receiver wakes with `None`.
+#[test]
+fn last_sender_in_dropped_permit_wakes_receiver() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded::<u8>(1);
+        let owned = block_on(tx.reserve_owned()).unwrap();
+        let dropper = thread::spawn(move || drop(owned));
+        assert_eq!(block_on(rx.recv()), None);
+        dropper.join().unwrap();
+    });
+}
+
+/// Bug 8, transposed: two senders wait at full (three threads); the
+/// receiver frees one slot at a time; both senders complete.
+#[test]
+fn two_waiting_senders_both_wake() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(1);
+        tx.try_send(0).unwrap();
+        let tx = Arc::new(tx);
+        let senders: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|v| {
+                let tx = Arc::clone(&tx);
+                thread::spawn(move || block_on(tx.send(v)).unwrap())
+            })
+            .collect();
+        let mut got = Vec::new();
+        block_on(async {
+            for _ in 0..3 {
+                got.push(rx.recv().await.unwrap());
+            }
+        });
+        for s in senders {
+            s.join().unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}

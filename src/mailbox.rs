@@ -1,0 +1,397 @@
+//! A bounded multi-producer, single-consumer mailbox with backpressure.
+//!
+//! [`bounded`] (or [`Builder`]) makes a [`Sender`] (cloneable) and a
+//! [`Receiver`]. At most `capacity` messages are buffered; what happens to
+//! a message that finds the mailbox full is the [`Overflow`] policy:
+//! [`Block`](Overflow::Block) (the default) waits for room,
+//! [`DropOldest`](Overflow::DropOldest) evicts the oldest buffered message,
+//! [`RejectNew`](Overflow::RejectNew) hands the new one straight back.
+//!
+//! # Examples
+//!
+//! ```
+//! use flowgate::mailbox;
+//! use futures::executor::block_on;
+//!
+//! let (tx, mut rx) = mailbox::bounded::<u64>(8);
+//! let producers: Vec<_> = (0..2)
+//!     .map(|id| {
+//!         let tx = tx.clone();
+//!         std::thread::spawn(move || {
+//!             block_on(async {
+//!                 for i in 0..100 {
+//!                     tx.send(id * 1000 + i).await.unwrap();
+//!                 }
+//!             })
+//!         })
+//!     })
+//!     .collect();
+//! drop(tx); // the receiver sees None once every sender is gone
+//!
+//! let mut total = 0;
+//! block_on(async {
+//!     while let Some(_job) = rx.recv().await {
+//!         total += 1;
+//!     }
+//! });
+//! for p in producers {
+//!     p.join().unwrap();
+//! }
+//! assert_eq!(total, 200);
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **FIFO per producer**: messages from one sender (or one task) arrive
+//!   in the order they were sent.
+//! - **Nothing lost**: every accepted message is received, or dropped
+//!   exactly once by the receiving side (the [`Receiver`]'s drop, or the
+//!   last handle of the mailbox for a message that a [`Permit`] sends after
+//!   the receiver is gone); every refused message comes back in its error;
+//!   under `DropOldest` evicted messages are dropped and counted
+//!   ([`Sender::dropped`]).
+//! - **Bounded, with no allocation per message**: the ring is allocated
+//!   once by [`Builder::build`]; sending, receiving and waiting allocate
+//!   nothing in steady state (a waiting sender reuses a node of the
+//!   semaphore's wait list).
+//! - **Closing**: when every [`Sender`] (and [`OwnedPermit`]) is gone, the
+//!   receiver drains what is buffered and then gets `None`. When the
+//!   receiver is [closed](Receiver::close) or dropped, sends fail with their
+//!   message; permits reserved before that can still send, and the receiver
+//!   drains those too before it gets `None`.
+//!
+//! # Design
+//!
+//! - **Messages** live in a preallocated lock-free ring with a sequence
+//!   stamp per slot (Dmitry Vyukov's bounded MPMC queue; see `ring.rs`).
+//!   Its size is `capacity` rounded up to a power of two so that a position
+//!   maps to a slot with a mask; the capacity itself is enforced by credit.
+//! - **Capacity** is a [`CreditSemaphore`] holding one credit per slot. A
+//!   sender takes a credit, then pushes; the receiver pops, then returns the
+//!   credit. Blocked senders therefore wait in the semaphore's FIFO queue
+//!   (fair, cancel-safe, no allocation once warm), a [`Permit`] is simply a
+//!   held credit, and closing the mailbox closes the semaphore. The fast
+//!   paths are one compare-and-swap on the semaphore plus the ring
+//!   operations: no lock.
+//! - **The receiver's wake-up** is an `AtomicWaker`-style slot (see
+//!   `notify.rs`): a sender that finds the receiver not waiting pays one
+//!   uncontended read-modify-write.
+//! - **Counting**: `senders` counts [`Sender`]s (an [`OwnedPermit`] owns
+//!   one, a [`Permit`] borrows one). The receiver is done when the ring is
+//!   empty and either no sender is left or the mailbox is closed and every
+//!   credit is back (no permit outstanding, no push in flight).
+//!
+//! [`CreditSemaphore`]: crate::credit::CreditSemaphore
+
+mod error;
+mod future;
+mod notify;
+mod receiver;
+mod ring;
+mod sender;
+mod sink;
+
+pub use error::{SendError, TryRecvError, TrySendError};
+pub use future::{Closed, Recv, RecvMany, Reserve, ReserveOwned, Send};
+pub use receiver::Receiver;
+pub use sender::{OwnedPermit, Permit, Sender, WeakSender};
+pub use sink::SendSink;
+
+use crate::credit::CreditSemaphore;
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, spin_loop};
+use crate::waitlist::{WaitList, WakeList};
+use notify::RxWaker;
+use ring::{CachePadded, Ring};
+
+/// What a send does when the mailbox is full.
+///
+/// The policy applies to [`Sender::send`] and [`Sender::try_send`], the
+/// calls that carry a message. [`Sender::reserve`],
+/// [`Sender::reserve_owned`] and [`Sender::try_reserve`] ask for a slot
+/// ahead of the message and behave the same under every policy (the async
+/// forms wait for a free slot). The [`SendSink`] follows the policy as
+/// described on it.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::mailbox::{Builder, Overflow};
+/// let (tx, mut rx) = Builder::new(2).overflow(Overflow::DropOldest).build();
+/// for i in 0..5 {
+///     tx.try_send(i).unwrap();
+/// }
+/// assert_eq!(tx.dropped(), 3);
+/// assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(3), Ok(4)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Overflow {
+    /// Wait for a free slot (backpressure). `try_send` gives
+    /// [`TrySendError::Full`]. Waiting senders are served in FIFO order.
+    #[default]
+    Block,
+    /// Never wait for the receiver: a sender that finds no free slot evicts
+    /// the oldest buffered message, drops it (counted by
+    /// [`Sender::dropped`]) and takes its slot.
+    ///
+    /// If there is nothing to evict because every slot is held by a
+    /// [`Permit`] (reserved, not yet sent) or by a send that was granted a
+    /// slot and has not yet run, `try_send` gives [`TrySendError::Full`]
+    /// and `send` waits for a slot as under [`Block`](Overflow::Block).
+    /// (A slot that is only momentarily out of reach, such as one being
+    /// pushed by another thread, is retried a bounded number of times
+    /// first.)
+    DropOldest,
+    /// Never wait: a full mailbox hands the new message straight back.
+    /// `try_send` gives [`TrySendError::Full`]; `send` resolves at once to
+    /// `Err(SendError(msg))`, the same error as for a closed mailbox, so
+    /// tell the two apart with [`Sender::is_closed`] (closing is permanent)
+    /// or use `try_send`, which does the same thing with a typed error.
+    RejectNew,
+}
+
+/// Configures a mailbox: capacity and [`Overflow`] policy.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::mailbox::{Builder, Overflow, TrySendError};
+/// let (tx, _rx) = Builder::new(1).overflow(Overflow::RejectNew).build();
+/// tx.try_send("a").unwrap();
+/// assert!(matches!(tx.try_send("b"), Err(TrySendError::Full("b"))));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Builder {
+    capacity: usize,
+    overflow: Overflow,
+}
+
+impl Builder {
+    /// The largest capacity a mailbox can have.
+    pub const MAX_CAPACITY: usize = CreditSemaphore::MAX_CREDITS;
+
+    /// A builder for a mailbox of `capacity` messages, with
+    /// [`Overflow::Block`].
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0 (there is no rendezvous mailbox) or exceeds
+    /// [`MAX_CAPACITY`](Self::MAX_CAPACITY).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = flowgate::mailbox::Builder::new(16).build::<u8>();
+    /// assert_eq!(tx.capacity(), 16);
+    /// ```
+    pub fn new(capacity: usize) -> Self {
+        assert!(
+            capacity > 0,
+            "mailbox capacity must be at least 1 (a zero-capacity rendezvous mailbox is not supported)"
+        );
+        assert!(
+            capacity <= Self::MAX_CAPACITY,
+            "mailbox capacity {capacity} exceeds Builder::MAX_CAPACITY ({})",
+            Self::MAX_CAPACITY
+        );
+        Self {
+            capacity,
+            overflow: Overflow::Block,
+        }
+    }
+
+    /// Sets the overflow policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::mailbox::{Builder, Overflow};
+    /// let (tx, _rx) = Builder::new(4).overflow(Overflow::RejectNew).build::<u8>();
+    /// assert_eq!(tx.overflow(), Overflow::RejectNew);
+    /// ```
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Allocates the mailbox and returns its two ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut rx) = flowgate::mailbox::Builder::new(4).build();
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn build<T>(self) -> (Sender<T>, Receiver<T>) {
+        let chan = Arc::new(Chan {
+            ring: Ring::new(self.capacity),
+            slots: CachePadded(CreditSemaphore::new(self.capacity)),
+            rx_waker: CachePadded(RxWaker::new()),
+            senders: AtomicUsize::new(1),
+            dropped: AtomicUsize::new(0),
+            closed_waiters: Mutex::new(WaitList::new()),
+            capacity: self.capacity,
+            overflow: self.overflow,
+        });
+        (Sender::new(Arc::clone(&chan)), Receiver::new(chan))
+    }
+}
+
+/// A mailbox of `capacity` messages with [`Overflow::Block`]:
+/// `Builder::new(capacity).build()`.
+///
+/// # Panics
+///
+/// If `capacity` is 0 or exceeds [`Builder::MAX_CAPACITY`].
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, mut rx) = flowgate::mailbox::bounded(2);
+/// tx.send("hi").await.unwrap();
+/// assert_eq!(rx.recv().await, Some("hi"));
+/// # });
+/// ```
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    Builder::new(capacity).build()
+}
+
+/// How many times a `DropOldest` send looks for something to evict or a
+/// free slot before it reports `Full` (see `Chan::evict_and_push`).
+const EVICT_ATTEMPTS: usize = if cfg!(flowgate_loom) { 2 } else { 64 };
+
+/// The state shared by every handle of one mailbox.
+struct Chan<T> {
+    ring: Ring<T>,
+    /// One credit per slot: taken by a sender before it pushes, returned by
+    /// the receiver after it pops (or by a permit dropped unused). Closed
+    /// when the receiver closes or drops.
+    slots: CachePadded<CreditSemaphore>,
+    rx_waker: CachePadded<RxWaker>,
+    /// Live [`Sender`]s (an `OwnedPermit` holds one). Only goes up from a
+    /// non-zero value (clone, upgrade), so once 0 it stays 0.
+    senders: AtomicUsize,
+    /// Messages evicted under `DropOldest`.
+    dropped: AtomicUsize,
+    /// Tasks in [`Sender::closed`]. Closing sets `slots`' closed flag, then
+    /// takes this lock to wake them; a waiter checks the flag under it.
+    closed_waiters: Mutex<WaitList<()>>,
+    capacity: usize,
+    overflow: Overflow,
+}
+
+impl<T> Chan<T> {
+    /// Pushes a message for which the caller holds a slot credit (the
+    /// credit now belongs to the message) and wakes the receiver.
+    #[inline]
+    fn push(&self, msg: T) {
+        self.ring.push(msg);
+        self.rx_waker.notify();
+    }
+
+    /// Sends without waiting, by the overflow policy.
+    fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        match self.slots.try_take(1) {
+            Ok(()) => {
+                self.push(msg);
+                Ok(())
+            }
+            Err(crate::credit::TryAcquireError::Closed) => Err(TrySendError::Closed(msg)),
+            Err(_) if self.overflow == Overflow::DropOldest => self.evict_and_push(msg),
+            Err(_) => Err(TrySendError::Full(msg)),
+        }
+    }
+
+    /// Under `DropOldest`, with no free slot: evicts the oldest message and
+    /// sends `msg` in its slot. Nothing to evict can be momentary (the
+    /// receiver just took everything and a slot is coming back, or a send
+    /// holds a slot for the few instructions before its push), so this
+    /// retries a bounded number of times before it reports `Full`.
+    fn evict_and_push(&self, msg: T) -> Result<(), TrySendError<T>> {
+        for _ in 0..EVICT_ATTEMPTS {
+            if let Some(old) = self.evict() {
+                // The evicted message's credit is ours now.
+                self.push(msg);
+                drop(old);
+                return Ok(());
+            }
+            match self.slots.try_take(1) {
+                Ok(()) => {
+                    self.push(msg);
+                    return Ok(());
+                }
+                Err(crate::credit::TryAcquireError::Closed) => {
+                    return Err(TrySendError::Closed(msg));
+                }
+                Err(_) => spin_loop(),
+            }
+        }
+        Err(TrySendError::Full(msg))
+    }
+
+    /// Under `DropOldest`: pops the oldest message and counts it; the
+    /// caller takes over its slot credit and drops it.
+    fn evict(&self) -> Option<T> {
+        let old = self.ring.pop_evict()?;
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        Some(old)
+    }
+
+    /// A credit returned without a message (a permit dropped unused): the
+    /// receiver may be waiting for the last one after a close.
+    fn release_unused(&self) {
+        self.slots.release(1);
+        self.rx_waker.notify();
+    }
+
+    /// Closes the mailbox: later sends fail, waiting senders get their
+    /// message back, `closed()` futures resolve.
+    fn close(&self) {
+        self.slots.close();
+        let mut wakes = WakeList::new();
+        loop {
+            let mut waiters = self.closed_waiters.lock();
+            while wakes.can_push() {
+                let Some(key) = waiters.pop_front() else {
+                    break;
+                };
+                wakes.push(waiters.take_waker(key));
+            }
+            let done = waiters.is_empty();
+            drop(waiters);
+            wakes.wake_all();
+            if done {
+                return;
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.slots.is_closed()
+    }
+
+    /// No message can arrive any more: no sender is left, or the mailbox is
+    /// closed and every credit is back. Read with `Acquire`, so the pushes
+    /// of the last senders and permits are visible to a pop after this.
+    fn is_finished(&self) -> bool {
+        self.senders.load(Ordering::Acquire) == 0
+            || (self.slots.is_closed() && self.slots.available() == self.capacity)
+    }
+
+    fn len(&self) -> usize {
+        self.ring.len(self.capacity)
+    }
+}
+
+impl<T> core::fmt::Debug for Chan<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .field("overflow", &self.overflow)
+            .field("closed", &self.is_closed())
+            .field("senders", &self.senders.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}

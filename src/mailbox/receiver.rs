@@ -1,0 +1,330 @@
+//! The receiving side: [`Receiver`], also a `Stream`.
+
+use super::future::{Recv, RecvMany};
+use super::{Chan, TryRecvError};
+use crate::sync::{Arc, Ordering};
+use core::fmt;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use futures_core::{FusedStream, Stream};
+
+/// The receiving half of a mailbox; also a [`Stream`] of its messages.
+///
+/// Dropping it closes the mailbox (sends fail with their message, waiting
+/// senders are woken) and drops every buffered message.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// # futures::executor::block_on(async {
+/// let (tx, rx) = flowgate::mailbox::bounded(4);
+/// for i in 0..3 {
+///     tx.send(i).await.unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(rx.collect::<Vec<_>>().await, [0, 1, 2]);
+/// # });
+/// ```
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+    /// `recv` has returned `None` (for `FusedStream`).
+    terminated: bool,
+}
+
+impl<T> Receiver<T> {
+    pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
+        Self {
+            chan,
+            terminated: false,
+        }
+    }
+
+    /// Receives the next message, waiting while the mailbox is empty.
+    /// `None` once the mailbox is finished: every sender is gone (or it was
+    /// [closed](Self::close) and every reserved slot used or freed) and
+    /// every buffered message has been received.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a message is taken only in the poll that returns it, so
+    /// dropping the future loses nothing, and the next `recv` gets the
+    /// message that would have woken it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
+    /// std::thread::spawn(move || tx.try_send("from a thread").unwrap());
+    /// assert_eq!(rx.recv().await, Some("from a thread"));
+    /// assert_eq!(rx.recv().await, None);
+    /// # });
+    /// ```
+    pub fn recv(&mut self) -> Recv<'_, T> {
+        Recv::new(self)
+    }
+
+    /// Receives up to `limit` messages into `buf` (appending), waiting while
+    /// the mailbox is empty; returns how many were added. `0` only when
+    /// `limit` is 0 or the mailbox is finished (as for [`recv`](Self::recv)
+    /// returning `None`). The slots are returned to senders in one step.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](Self::recv): messages are moved into `buf`
+    /// only in the poll that returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, mut rx) = flowgate::mailbox::bounded(8);
+    /// for i in 0..5 {
+    ///     tx.send(i).await.unwrap();
+    /// }
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut buf, 3).await, 3);
+    /// assert_eq!(rx.recv_many(&mut buf, 3).await, 2);
+    /// assert_eq!(buf, [0, 1, 2, 3, 4]);
+    /// # });
+    /// ```
+    pub fn recv_many<'a>(&'a mut self, buf: &'a mut Vec<T>, limit: usize) -> RecvMany<'a, T> {
+        RecvMany::new(self, buf, limit)
+    }
+
+    /// Takes a message if one is ready now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if none is ready (a send may be in flight);
+    /// [`TryRecvError::Closed`] if the mailbox is finished and drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::mailbox::{self, TryRecvError};
+    /// let (tx, mut rx) = mailbox::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// ```
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        if let Some(msg) = self.pop() {
+            return Ok(msg);
+        }
+        if self.chan.is_finished() {
+            // Messages published before the last sender left are visible
+            // now (is_finished acquires them).
+            return self.pop().ok_or(TryRecvError::Closed);
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    /// Polls for the next message; the poll form of [`recv`](Self::recv)
+    /// for hand-written futures and streams.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::Poll;
+    /// # futures::executor::block_on(async {
+    /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
+    /// tx.send(1).await.unwrap();
+    /// let got = std::future::poll_fn(|cx| rx.poll_recv(cx)).await;
+    /// assert_eq!(got, Some(1));
+    /// # });
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.poll_with(cx, |rx| rx.pop().map(|msg| (msg, 1))) {
+            Poll::Ready(msg) => Poll::Ready(msg.map(|(msg, _)| msg)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The poll loop shared by `recv` and `recv_many`: `take` takes what
+    /// is ready (`None` if nothing). Registers the waker only when nothing
+    /// is ready, then looks again (see `notify.rs` for why that suffices).
+    pub(super) fn poll_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut Self) -> Option<R>,
+    ) -> Poll<Option<R>> {
+        if self.terminated {
+            return Poll::Ready(None);
+        }
+        if let Some(got) = take(self) {
+            return Poll::Ready(Some(got));
+        }
+        let registered = self.chan.rx_waker.register(cx.waker());
+        if let Some(got) = take(self) {
+            return Poll::Ready(Some(got));
+        }
+        if self.chan.is_finished() {
+            let got = take(self);
+            self.terminated = got.is_none();
+            return Poll::Ready(got);
+        }
+        if !registered {
+            // A sender was waking the previous waker at that moment; ours
+            // is not stored, so poll again soon.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Pops one message and returns its slot to the senders.
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        let msg = self.chan.ring.pop()?;
+        self.chan.slots.release(1);
+        Some(msg)
+    }
+
+    /// Pops up to `limit` messages into `buf`, returning their slots in one
+    /// step; `None` if there was none.
+    pub(super) fn pop_many(&mut self, buf: &mut Vec<T>, limit: usize) -> Option<usize> {
+        let mut n = 0;
+        while n < limit {
+            let Some(msg) = self.chan.ring.pop() else {
+                break;
+            };
+            buf.push(msg);
+            n += 1;
+        }
+        self.chan.slots.release(n);
+        (n > 0).then_some(n)
+    }
+
+    /// Closes the mailbox from the receiving side: later sends fail with
+    /// their message, waiting senders are woken with the error, and
+    /// [`Sender::closed`](super::Sender::closed) resolves. Messages already
+    /// buffered, and those sent through permits reserved before the close,
+    /// can still be received; then `recv` gives `None`. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let (tx, mut rx) = flowgate::mailbox::bounded(2);
+    /// tx.send(1).await.unwrap();
+    /// rx.close();
+    /// assert!(tx.send(2).await.is_err());
+    /// assert_eq!(rx.recv().await, Some(1));
+    /// assert_eq!(rx.recv().await, None);
+    /// # });
+    /// ```
+    pub fn close(&mut self) {
+        self.chan.close();
+    }
+
+    /// Whether the mailbox is closed (by [`close`](Self::close)); the
+    /// stream may still hold messages.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, mut rx) = flowgate::mailbox::bounded::<u8>(1);
+    /// rx.close();
+    /// assert!(rx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Messages buffered now (including any being written).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = flowgate::mailbox::bounded(2);
+    /// tx.try_send(()).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Whether no message is buffered now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = flowgate::mailbox::bounded::<u8>(2);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The mailbox's capacity, as configured.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = flowgate::mailbox::bounded::<u8>(2);
+    /// assert_eq!(rx.capacity(), 2);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.chan.capacity
+    }
+
+    /// Messages evicted so far under
+    /// [`Overflow::DropOldest`](super::Overflow::DropOldest).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::mailbox::{Builder, Overflow};
+    /// let (tx, rx) = Builder::new(1).overflow(Overflow::DropOldest).build();
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// assert_eq!(rx.dropped(), 1);
+    /// ```
+    pub fn dropped(&self) -> usize {
+        self.chan.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many [`Sender`](super::Sender)s are alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = flowgate::mailbox::bounded::<u8>(1);
+    /// assert_eq!(rx.sender_count(), 1);
+    /// drop(tx);
+    /// assert_eq!(rx.sender_count(), 0);
+    /// ```
+    pub fn sender_count(&self) -> usize {
+        self.chan.senders.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.close();
+        // Drop what is buffered now; anything a permit pushes later is
+        // dropped by the last handle (the ring's own drop).
+        while self.pop().is_some() {}
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<T> FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").field("chan", &self.chan).finish()
+    }
+}
