@@ -57,8 +57,8 @@ mod future;
 mod guard;
 
 pub use error::{AcquireError, TryAcquireError};
-pub use future::{Acquire, AcquireOwned};
 pub(crate) use future::Machine as AcquireMachine;
+pub use future::{Acquire, AcquireOwned};
 pub use guard::{Credits, OwnedCredits};
 
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};

@@ -82,7 +82,6 @@ mod consumer;
 mod core;
 mod error;
 mod publish;
-mod sink;
 mod stats;
 
 pub use self::consumer::{Consumer, Delivery, Recv};
@@ -270,11 +269,14 @@ impl Subscription {
 ///
 /// ```
 /// use flowgate::dispatch::{Dispatcher, Strategy};
+/// use flowgate::mailbox;
 ///
+/// let (dlq, _dead) = mailbox::bounded::<String>(64);
 /// let queue = Dispatcher::<String>::builder()
 ///     .capacity(1024)
 ///     .strategy(Strategy::Weighted)
 ///     .max_attempts(5)
+///     .dead_letter(dlq)
 ///     .build();
 /// # drop(queue);
 /// ```
@@ -339,6 +341,31 @@ impl<T> Builder<T> {
     pub fn max_attempts(mut self, n: u32) -> Self {
         assert!(n > 0, "dispatch: max_attempts must be at least 1");
         self.max_attempts = n;
+        self
+    }
+
+    /// Sets the dead-letter mailbox: where a message goes after a
+    /// [`nack(Requeue::No)`](Delivery::nack) or a failed last attempt. It is
+    /// offered with [`try_send`](crate::mailbox::Sender::try_send), never
+    /// waited for: if the mailbox is full or closed, the message is dropped
+    /// and counted in [`Stats::dropped`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Requeue, Subscription};
+    /// use flowgate::mailbox;
+    ///
+    /// let (dlq, mut dead) = mailbox::bounded::<u32>(16);
+    /// let queue = Dispatcher::<u32>::builder().max_attempts(3).dead_letter(dlq).build();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(7).unwrap();
+    /// consumer.try_recv().unwrap().nack(Requeue::No);
+    /// assert_eq!(dead.try_recv().unwrap(), 7);
+    /// assert_eq!(queue.stats().dead_lettered, 1);
+    /// ```
+    pub fn dead_letter(mut self, tx: crate::mailbox::Sender<T>) -> Self {
+        self.dead_letter = Some(tx);
         self
     }
 

@@ -515,3 +515,62 @@ fn auto_traits() {
     send_sync::<PublishError<NotUnpin>>();
     send_sync::<TryPublishError<NotUnpin>>();
 }
+
+#[test]
+fn dead_letters_go_to_the_mailbox_without_waiting() {
+    use flowgate::mailbox;
+    let (dlq, mut dead) = mailbox::bounded::<u32>(2);
+    let queue = Dispatcher::<u32>::builder()
+        .max_attempts(2)
+        .dead_letter(dlq)
+        .build();
+    let mut c = queue.subscribe(Subscription::prefetch(1));
+    let p = queue.publisher();
+    for n in 0..4 {
+        p.try_publish(n).unwrap();
+    }
+    recv_now(&mut c).nack(Requeue::No); // 0: dead-lettered at once
+    drop(recv_now(&mut c)); // 1: attempt 1 of 2, requeued
+    let again = recv_now(&mut c);
+    assert_eq!((*again, again.attempt()), (1, 2));
+    again.nack(Requeue::Yes); // last attempt: dead-lettered
+    // The mailbox (capacity 2) is full now: 2 is dropped and counted.
+    recv_now(&mut c).nack(Requeue::No);
+    let s = stats(&queue);
+    assert_eq!((s.dead_lettered, s.dropped), (2, 1));
+    assert_eq!(
+        (s.consumers[0].dead_lettered, s.consumers[0].dropped),
+        (2, 1)
+    );
+    assert_eq!(dead.try_recv().unwrap(), 0);
+    assert_eq!(dead.try_recv().unwrap(), 1);
+    // A closed mailbox: dropped and counted too.
+    dead.close();
+    recv_now(&mut c).nack(Requeue::No);
+    let s = stats(&queue);
+    assert_eq!(
+        (s.dead_lettered, s.dropped, s.backlog, s.in_flight),
+        (2, 2, 0, 0)
+    );
+    assert_eq!(s.published, s.acked + s.dead_lettered + s.dropped);
+}
+
+#[test]
+fn dead_letter_of_a_message_shared_with_a_stale_delivery_waits_for_it() {
+    use flowgate::mailbox;
+    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
+    let queue = Dispatcher::<u32>::builder().dead_letter(dlq).build();
+    let mut a = queue.subscribe(Subscription::prefetch(1));
+    queue.publisher().try_publish(3).unwrap();
+    let stale = recv_now(&mut a);
+    drop(a);
+    let mut b = queue.subscribe(Subscription::prefetch(1));
+    recv_now(&mut b).nack(Requeue::No);
+    // The stale delivery still reads the message; it is sent on when that
+    // delivery lets go.
+    assert!(dead.try_recv().is_err());
+    assert_eq!(*stale, 3);
+    drop(stale);
+    assert_eq!(dead.try_recv().unwrap(), 3);
+    assert_eq!(stats(&queue).dead_lettered, 1);
+}

@@ -3,7 +3,7 @@
 //! of VERIFICATION.md (3, 6, 7, 8, 9, 10, 12) by name.
 
 use flowgate::mailbox::{
-    self, Builder, Closed, OwnedPermit, Overflow, Permit, Receiver, Recv, RecvMany, Reserve,
+    self, Builder, Closed, Overflow, OwnedPermit, Permit, Receiver, Recv, RecvMany, Reserve,
     ReserveOwned, Send, SendError, SendSink, Sender, TryRecvError, TrySendError, WeakSender,
 };
 use futures::executor::block_on;
@@ -160,7 +160,10 @@ fn errors_debug_without_t_debug_and_are_errors() {
     let _: &dyn std::error::Error = &t;
     let _: &dyn std::error::Error = &TryRecvError::Empty;
     assert_eq!(TryRecvError::Empty.to_string(), "mailbox empty");
-    assert_eq!(TryRecvError::Closed.to_string(), "mailbox closed and drained");
+    assert_eq!(
+        TryRecvError::Closed.to_string(),
+        "mailbox closed and drained"
+    );
     assert!(matches!(SendError(3).into_inner(), 3));
 }
 
@@ -598,7 +601,10 @@ fn sink_poll_ready_reserves_a_slot() {
     // A reserved slot is honoured even after the close.
     sink.start_send_unpin(2).unwrap();
     assert_eq!(rx.try_recv(), Ok(2));
-    assert_eq!(sink.poll_ready_unpin(&mut cx), Poll::Ready(Err(SendError(()))));
+    assert_eq!(
+        sink.poll_ready_unpin(&mut cx),
+        Poll::Ready(Err(SendError(())))
+    );
     assert_eq!(sink.poll_flush_unpin(&mut cx), Poll::Ready(Ok(())));
 }
 
@@ -607,7 +613,10 @@ fn sink_dropped_with_reservation_frees_the_slot() {
     let (tx, _rx) = mailbox::bounded::<u8>(1);
     let mut sink = tx.clone().into_sink();
     let (_count, w) = counting_waker();
-    assert!(sink.poll_ready_unpin(&mut Context::from_waker(&w)).is_ready());
+    assert!(
+        sink.poll_ready_unpin(&mut Context::from_waker(&w))
+            .is_ready()
+    );
     drop(sink);
     tx.try_send(1).unwrap();
 }

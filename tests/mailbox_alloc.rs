@@ -8,9 +8,9 @@ use flowgate::mailbox;
 use futures::executor::block_on;
 use futures::task::noop_waker;
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::cell::Cell;
 use std::sync::{Arc, Barrier};
 use std::task::Context;
 
@@ -68,7 +68,11 @@ fn spsc(capacity: usize, messages: u64) -> (usize, usize) {
     }
     let waker = noop_waker();
     let mut send = tx.send(0);
-    assert!(Pin::new(&mut send).poll(&mut Context::from_waker(&waker)).is_pending());
+    assert!(
+        Pin::new(&mut send)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
     drop(send);
     while rx.try_recv().is_ok() {}
     let barrier = Arc::new(Barrier::new(2));

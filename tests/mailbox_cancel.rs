@@ -247,8 +247,14 @@ fn sink_ready_pending_then_dropped_passes_turn_to_next_waiter() {
     let (c2, w2) = counting_waker();
     let mut k1 = tx.clone().into_sink();
     let mut k2 = tx.clone().into_sink();
-    assert!(k1.poll_ready_unpin(&mut Context::from_waker(&w1)).is_pending());
-    assert!(k2.poll_ready_unpin(&mut Context::from_waker(&w2)).is_pending());
+    assert!(
+        k1.poll_ready_unpin(&mut Context::from_waker(&w1))
+            .is_pending()
+    );
+    assert!(
+        k2.poll_ready_unpin(&mut Context::from_waker(&w2))
+            .is_pending()
+    );
     drop(k1);
     assert_eq!(rx.try_recv(), Ok(0));
     assert_eq!((wakes(&c1), wakes(&c2)), (0, 1));
@@ -265,8 +271,14 @@ fn sink_ready_notified_then_dropped_passes_slot_on() {
     let (c2, w2) = counting_waker();
     let mut k1 = tx.clone().into_sink();
     let mut k2 = tx.clone().into_sink();
-    assert!(k1.poll_ready_unpin(&mut Context::from_waker(&w1)).is_pending());
-    assert!(k2.poll_ready_unpin(&mut Context::from_waker(&w2)).is_pending());
+    assert!(
+        k1.poll_ready_unpin(&mut Context::from_waker(&w1))
+            .is_pending()
+    );
+    assert!(
+        k2.poll_ready_unpin(&mut Context::from_waker(&w2))
+            .is_pending()
+    );
     assert_eq!(rx.try_recv(), Ok(0));
     assert_eq!(wakes(&c1), 1);
     drop(k1);
@@ -285,8 +297,14 @@ fn sink_ready_repolled_with_new_waker_wakes_only_new() {
     let (old, w_old) = counting_waker();
     let (new, w_new) = counting_waker();
     let mut k = tx.clone().into_sink();
-    assert!(k.poll_ready_unpin(&mut Context::from_waker(&w_old)).is_pending());
-    assert!(k.poll_ready_unpin(&mut Context::from_waker(&w_new)).is_pending());
+    assert!(
+        k.poll_ready_unpin(&mut Context::from_waker(&w_old))
+            .is_pending()
+    );
+    assert!(
+        k.poll_ready_unpin(&mut Context::from_waker(&w_new))
+            .is_pending()
+    );
     assert_eq!(rx.try_recv(), Ok(0));
     assert_eq!((wakes(&old), wakes(&new)), (0, 1));
 }

@@ -110,7 +110,9 @@ fn drop_oldest_accounts_for_every_message() {
             self.2.fetch_add(1, Ordering::Relaxed);
         }
     }
-    let (tx, mut rx) = Builder::new(4).overflow(Overflow::DropOldest).build::<Msg>();
+    let (tx, mut rx) = Builder::new(4)
+        .overflow(Overflow::DropOldest)
+        .build::<Msg>();
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|id| {
             let (tx, drops) = (tx.clone(), Arc::clone(&drops));

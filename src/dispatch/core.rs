@@ -37,7 +37,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Where dead letters go.
-pub(super) type Sink<T> = super::sink::Sender<T>;
+pub(super) type Sink<T> = crate::mailbox::Sender<T>;
 
 /// A time source for [`Strategy::Adaptive`]: time since an arbitrary origin.
 pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;

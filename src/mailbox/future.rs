@@ -3,7 +3,7 @@
 //! Waiting for a slot is the credit semaphore's acquire state machine
 //! (`AcquireMachine`), so sends inherit its FIFO order and cancel safety.
 
-use super::{Chan, OwnedPermit, Overflow, Permit, Receiver, SendError, Sender, TrySendError};
+use super::{Chan, Overflow, OwnedPermit, Permit, Receiver, SendError, Sender, TrySendError};
 use crate::credit::AcquireMachine;
 use crate::waitlist::Key;
 use core::fmt;

@@ -432,7 +432,9 @@ impl<T> Clone for WeakSender<T> {
 
 impl<T> fmt::Debug for WeakSender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WeakSender").field("chan", &self.chan).finish()
+        f.debug_struct("WeakSender")
+            .field("chan", &self.chan)
+            .finish()
     }
 }
 

@@ -176,7 +176,10 @@ impl<T> Sink<T> for SendSink<T> {
             "SendSink::start_send called without a successful poll_ready"
         );
         this.reserved = false;
-        let sender = this.sender.as_ref().expect("a reservation implies a sender");
+        let sender = this
+            .sender
+            .as_ref()
+            .expect("a reservation implies a sender");
         sender.chan.push(item);
         Ok(())
     }
@@ -185,7 +188,10 @@ impl<T> Sink<T> for SendSink<T> {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Self::Error>> {
         self.unreserve();
         self.sender = None;
         Poll::Ready(Ok(()))
