@@ -570,7 +570,24 @@ impl<T> Core<T> {
             })
             .unwrap_or(self.order.len());
         self.order.insert(at, ci);
+        self.reserve_slots();
         (ci, id)
+    }
+
+    /// Grows the slot pool and the backlog up front to what the consumers'
+    /// prefetch and the capacity can keep live at once (requeues can push
+    /// the backlog past its capacity), so that later peaks do not allocate.
+    fn reserve_slots(&mut self) {
+        let prefetch: usize = self
+            .consumers
+            .iter()
+            .flatten()
+            .map(|c| c.prefetch.min(4096))
+            .sum();
+        let want = self.capacity.min(1024) + prefetch;
+        self.pool.reserve(want.saturating_sub(self.pool.len()));
+        self.backlog
+            .reserve(want.saturating_sub(self.backlog.len()));
     }
 
     /// Removes consumer `ci`. Its deliveries, received or not and alive or
@@ -681,6 +698,7 @@ impl<T> Core<T> {
 
     pub(super) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
         self.consumer(ci).prefetch = prefetch;
+        self.reserve_slots();
     }
 
     pub(super) fn set_weight(&mut self, ci: usize, weight: u32) {
