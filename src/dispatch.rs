@@ -127,9 +127,13 @@ pub enum Strategy {
     /// prefetch; ties in turn.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's peak-EWMA of the time from assignment to ack (time
-    /// constant 100 ms): a consumer four times slower gets about a quarter
-    /// of the others' share. Time comes from [`Builder::clock`].
+    /// each consumer's peak-EWMA of its service time (from `recv` to ack;
+    /// a slower sample counts at once, a faster one decays in with time
+    /// constant 100 ms). Each consumer's prefetch window is also scaled by
+    /// its speed relative to the fastest (at least 1), so under a backlog a
+    /// consumer four times slower holds a quarter of the messages. A
+    /// consumer four times slower gets about a quarter of the others'
+    /// share. Time comes from [`Builder::clock`].
     Adaptive,
     /// Fanout: every consumer gets every message, each within its own
     /// credit. Consumers share one copy of each message (no `T: Clone`

@@ -93,6 +93,12 @@ fn steady_state_publish_recv_ack_allocates_nothing() {
         let mut consumers: Vec<_> = (0..4)
             .map(|_| queue.subscribe(Subscription::prefetch(32)))
             .collect();
+        // Warm up, including one publisher queued on a full backlog.
+        let p = queue.publisher();
+        while let Some(result) = p.publish(1).now_or_never() {
+            result.unwrap();
+        }
+        drop(p);
         cycle(&queue, &mut consumers, 200);
         let before = allocations();
         cycle(&queue, &mut consumers, 2_000);

@@ -76,7 +76,8 @@ struct InFlight<T> {
     attempt: u32,
     /// Handed out by `recv` (otherwise it waits in `ready`).
     received: bool,
-    /// Clock reading at assignment (Adaptive only).
+    /// Clock reading when `recv` handed it out (Adaptive only): the ack's
+    /// latency is the consumer's service time, not time spent queued.
     sent_at: u64,
 }
 
@@ -139,6 +140,9 @@ struct Counters {
 struct ConsumerState<T> {
     id: u64,
     prefetch: usize,
+    /// The window actually granted: `prefetch`, or less under Adaptive for
+    /// a consumer slower than the fastest (see `adapt_limits`).
+    limit: usize,
     weight: u32,
     priority: i32,
     auto_ack: bool,
@@ -169,7 +173,7 @@ struct ConsumerState<T> {
 
 impl<T> ConsumerState<T> {
     fn has_credit(&self) -> bool {
-        self.unacked < self.prefetch
+        self.unacked < self.limit
     }
 }
 
@@ -464,18 +468,13 @@ impl<T> Core<T> {
     fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut WakeList) {
         let tag = self.next_tag;
         self.next_tag += 1;
-        let sent_at = if self.strategy == Strategy::Adaptive {
-            self.now_ns()
-        } else {
-            0
-        };
         let attempt = entry.attempt.saturating_add(1);
         let flight = InFlight {
             tag,
             slot: entry.slot,
             attempt,
             received: false,
-            sent_at,
+            sent_at: 0,
         };
         let c = self.consumer(ci);
         let at = match c.free.pop() {
@@ -534,6 +533,7 @@ impl<T> Core<T> {
         let state = ConsumerState {
             id,
             prefetch: sub.prefetch,
+            limit: sub.prefetch,
             weight: sub.weight,
             priority: sub.priority,
             auto_ack: sub.auto_ack,
@@ -653,9 +653,6 @@ impl<T> Core<T> {
                 c.free.push(at);
                 c.unacked -= 1;
                 c.stats.acked += 1;
-                if adaptive {
-                    c.observe(now.saturating_sub(flight.sent_at), now);
-                }
                 self.in_flight -= 1;
                 self.totals.acked += 1;
                 return Poll::Ready(Some(Received {
@@ -668,6 +665,7 @@ impl<T> Core<T> {
                 unreachable!("dispatch: ready entry is vacant")
             };
             flight.received = true;
+            flight.sent_at = now;
             return Poll::Ready(Some(Received {
                 slot: Arc::clone(&flight.slot),
                 token: Some(Token {
@@ -697,7 +695,12 @@ impl<T> Core<T> {
     }
 
     pub(super) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
-        self.consumer(ci).prefetch = prefetch;
+        let c = self.consumer(ci);
+        c.prefetch = prefetch;
+        c.limit = prefetch;
+        if self.strategy == Strategy::Adaptive {
+            self.adapt_limits();
+        }
         self.reserve_slots();
     }
 
@@ -737,6 +740,7 @@ impl<T> Core<T> {
                     let now = self.now_ns();
                     self.consumer(ci)
                         .observe(now.saturating_sub(flight.sent_at), now);
+                    self.adapt_limits();
                 }
                 self.totals.acked += 1;
                 return self.release_or_take(flight.slot, take, fx);

@@ -14,8 +14,9 @@
 //!   the sum of the candidates' weights. Over a cycle of that sum, each gets
 //!   exactly its weight, interleaved rather than in bursts.
 //! - Adaptive: the same with weights `weight * mean / latency`, latency being the
-//!   consumer's peak-EWMA of assignment-to-ack time (Finagle's and Linkerd's
-//!   load metric): a sample above the average replaces it at once, one
+//!   consumer's peak-EWMA of its service time, `recv` to ack (Finagle's and
+//!   Linkerd's load metric); see also `adapt_limits`, which scales each
+//!   consumer's window by its speed: a sample above the average replaces it at once, one
 //!   below decays into it with time constant [`DECAY`]. A consumer without
 //!   a sample yet counts with the group's mean. Dividing by the mean keeps
 //!   the weights on one scale, so SWRR's state stays meaningful as
@@ -47,6 +48,29 @@ impl<T> ConsumerState<T> {
 }
 
 impl<T> Core<T> {
+    /// Adaptive: grants each consumer a window in proportion to its speed,
+    /// `ceil(prefetch * fastest_latency / latency)`, at least 1. Under a
+    /// backlog every window refills as soon as it has room, so the windows'
+    /// sizes, not the picks, decide the shares; a slow consumer holding
+    /// fewer messages also delays fewer of them.
+    pub(super) fn adapt_limits(&mut self) {
+        let fastest = self
+            .consumers
+            .iter()
+            .flatten()
+            .map(|c| c.ewma_ns)
+            .filter(|&l| l > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        for c in self.consumers.iter_mut().flatten() {
+            c.limit = if c.ewma_ns > 0.0 && fastest.is_finite() {
+                let share = (c.prefetch as f64 * fastest / c.ewma_ns).ceil();
+                (share as usize).clamp(1, c.prefetch)
+            } else {
+                c.prefetch
+            };
+        }
+    }
+
     /// The consumer for the next message, or `None` if no one has credit.
     pub(super) fn pick(&mut self) -> Option<usize> {
         let consumers = &mut self.consumers;
