@@ -9,6 +9,7 @@
 
 mod coop;
 pub mod credit;
+pub mod dispatch;
 pub mod mailbox;
 pub mod rate;
 pub mod runtime;

@@ -1,0 +1,241 @@
+//! Loom models of the dispatcher: publish racing ack at prefetch 1, a
+//! consumer drop racing dispatch, a nack racing another consumer's recv,
+//! close racing publish, broadcast with one consumer out of credit, the
+//! last consumer dropped with a backlog, and a cancelled recv racing a
+//! publish. Messages are `Track`ed, so a message lost or leaked on any path
+//! fails the model.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test dispatch`
+
+use flowgate::dispatch::{Dispatcher, Requeue, Strategy, Subscription, TryPublishError};
+use flowgate_loom_tests::{Track, block_on, model, thread};
+use futures::FutureExt;
+
+fn id(d: &Track<u32>) -> u32 {
+    *d.get_ref()
+}
+
+/// Capacity 1, prefetch 1: the publisher waits on the backlog while the
+/// consumer acks, which assigns the next message and wakes the publisher.
+#[test]
+fn publish_racing_ack_at_prefetch_one() {
+    model(|| {
+        let queue = Dispatcher::builder().capacity(1).build();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        drop(queue);
+        let producer = thread::spawn(move || {
+            block_on(async {
+                for n in 0..3 {
+                    publisher.publish(Track::new(n)).await.unwrap();
+                }
+            })
+        });
+        block_on(async {
+            for n in 0..3 {
+                let d = consumer.recv().await.unwrap();
+                assert_eq!((id(&d), d.redelivered()), (n, false));
+                d.ack();
+            }
+            assert!(consumer.recv().await.is_none());
+        });
+        producer.join().unwrap();
+    });
+}
+
+/// Consumer A is dropped (with a delivery still alive, acked afterwards)
+/// while B acks and so triggers dispatch: A's message reaches B flagged, and
+/// A's stale ack does nothing.
+#[test]
+fn consumer_drop_racing_dispatch() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        let mut b = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        for n in 0..2 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        let dropper = thread::spawn(move || {
+            let d = a.try_recv().unwrap();
+            assert_eq!(id(&d), 0);
+            drop(a);
+            d.ack(); // stale: does nothing
+        });
+        block_on(async {
+            let first = b.recv().await.unwrap();
+            assert_eq!(id(&first), 1);
+            first.ack();
+            let moved = b.recv().await.unwrap();
+            assert_eq!((id(&moved), moved.redelivered()), (0, true));
+            moved.ack();
+        });
+        dropper.join().unwrap();
+        let s = queue.stats();
+        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+    });
+}
+
+/// A nacks its message while B waits in `recv`: the requeued message is
+/// assigned to B (its turn) and B is woken.
+#[test]
+fn nack_racing_another_consumers_recv() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        let mut b = queue.subscribe(Subscription::prefetch(1));
+        queue
+            .publisher()
+            .try_publish(Track::new(5))
+            .unwrap_or_else(|_| panic!("room"));
+        let waiter = thread::spawn(move || {
+            let d = block_on(b.recv()).unwrap();
+            assert_eq!((id(&d), d.attempt()), (5, 2));
+            d.ack();
+            b
+        });
+        a.try_recv().unwrap().nack(Requeue::Yes);
+        let _b = waiter.join().unwrap();
+        assert_eq!(queue.stats().acked, 1);
+        drop(a);
+    });
+}
+
+/// `close` races two publishes, the second waiting on a full backlog: each
+/// message is either accepted (and delivered) or handed back; the consumer
+/// then drains and ends.
+#[test]
+fn close_racing_publish() {
+    model(|| {
+        let queue = Dispatcher::builder().capacity(1).build();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        publisher
+            .try_publish(Track::new(0))
+            .unwrap_or_else(|_| panic!("room"));
+        let producer = thread::spawn(move || {
+            block_on(async {
+                let one = publisher.publish(Track::new(1)).await.is_ok();
+                let two = publisher.publish(Track::new(2)).await.is_ok();
+                assert!(one || !two, "accepted after a refusal");
+                u32::from(one) + u32::from(two)
+            })
+        });
+        queue.close();
+        let mut got = 0;
+        while let Some(d) = block_on(consumer.recv()) {
+            got += 1;
+            d.ack();
+        }
+        let accepted = producer.join().unwrap();
+        assert_eq!(got, 1 + accepted);
+    });
+}
+
+/// Broadcast: consumer A has no credit while it holds message 0, so the
+/// publisher of 1 and 2 waits on the backlog (capacity 1) until A acks;
+/// both consumers get every message.
+#[test]
+fn broadcast_with_one_consumer_out_of_credit() {
+    model(|| {
+        let queue = Dispatcher::builder()
+            .capacity(1)
+            .strategy(Strategy::Broadcast)
+            .build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        let mut b = queue.subscribe(Subscription::prefetch(3));
+        let publisher = queue.publisher();
+        publisher
+            .try_publish(Track::new(0))
+            .unwrap_or_else(|_| panic!("room"));
+        drop(queue);
+        let producer = thread::spawn(move || {
+            block_on(async {
+                publisher.publish(Track::new(1)).await.unwrap();
+                publisher.publish(Track::new(2)).await.unwrap();
+            })
+        });
+        block_on(async {
+            for n in 0..3 {
+                let d = a.recv().await.unwrap();
+                assert_eq!(id(&d), n);
+                d.ack();
+            }
+        });
+        producer.join().unwrap();
+        for n in 0..3 {
+            let d = b.try_recv().unwrap();
+            assert_eq!(id(&d), n);
+            d.ack();
+        }
+        assert!(block_on(a.recv()).is_none());
+        assert!(block_on(b.recv()).is_none());
+    });
+}
+
+/// The last consumer is dropped, holding a delivery, while a publisher
+/// fills the backlog: nothing is lost; a new consumer gets everything that
+/// was accepted and not acked, and what is left is freed with the queue.
+#[test]
+fn last_consumer_dropped_with_a_backlog() {
+    model(|| {
+        let queue = Dispatcher::builder().capacity(2).build();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        let producer = thread::spawn(move || {
+            let mut accepted = 0;
+            for n in 0..3 {
+                match publisher.try_publish(Track::new(n)) {
+                    Ok(()) => accepted += 1,
+                    Err(TryPublishError::Full(_)) => {}
+                    Err(TryPublishError::Closed(_)) => unreachable!(),
+                    Err(_) => unreachable!(),
+                }
+            }
+            accepted
+        });
+        let held = consumer.try_recv().ok();
+        drop(consumer);
+        drop(held);
+        let accepted = producer.join().unwrap();
+        let s = queue.stats();
+        assert_eq!(
+            (s.published, s.backlog, s.in_flight),
+            (accepted, accepted as usize, 0)
+        );
+        let mut late = queue.subscribe(Subscription::prefetch(1));
+        let d = late.try_recv().unwrap(); // the first message, kept in order
+        assert_eq!(id(&d), 0);
+        d.ack();
+        // The rest stays queued and is freed with the dispatcher.
+    });
+}
+
+/// A `recv` polled to `Pending` and dropped while a publish assigns a
+/// message to its consumer: the next `recv` gets the message.
+#[test]
+fn cancelled_recv_racing_publish() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        let producer = thread::spawn(move || {
+            publisher
+                .try_publish(Track::new(1))
+                .unwrap_or_else(|_| panic!("room"));
+        });
+        let first = consumer.recv().now_or_never();
+        let d = match first {
+            Some(d) => d.unwrap(),
+            None => block_on(consumer.recv()).unwrap(),
+        };
+        assert_eq!(id(&d), 1);
+        d.ack();
+        producer.join().unwrap();
+        drop(queue);
+        assert!(block_on(consumer.recv()).is_none());
+    });
+}

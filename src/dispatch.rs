@@ -1,0 +1,747 @@
+//! Fair dispatch with prefetch, ack and redelivery: [`Dispatcher`].
+//!
+//! The in-process equivalent of a RabbitMQ queue with consumers.
+//! Publishers put messages in one bounded backlog; the dispatcher hands each
+//! message to a consumer chosen by a [`Strategy`] among those with free
+//! prefetch credit; each consumer acks or nacks each [`Delivery`].
+//!
+//! # Examples
+//!
+//! A work queue: one producer, two workers with prefetch 1.
+//!
+//! ```
+//! use flowgate::dispatch::{Dispatcher, Strategy, Subscription};
+//! use futures::executor::block_on;
+//!
+//! let queue = Dispatcher::<u64>::builder()
+//!     .capacity(64)
+//!     .strategy(Strategy::RoundRobin)
+//!     .build();
+//! let workers: Vec<_> = (0..2)
+//!     .map(|_| {
+//!         let mut consumer = queue.subscribe(Subscription::prefetch(1));
+//!         std::thread::spawn(move || {
+//!             block_on(async {
+//!                 let mut sum = 0;
+//!                 while let Some(job) = consumer.recv().await {
+//!                     sum += *job; // the delivery derefs to the message
+//!                     job.ack();
+//!                 }
+//!                 sum
+//!             })
+//!         })
+//!     })
+//!     .collect();
+//! let publisher = queue.publisher();
+//! block_on(async {
+//!     for job in 1..=100 {
+//!         publisher.publish(job).await.unwrap();
+//!     }
+//! });
+//! // Every publisher and handle gone: the queue closes, workers drain it.
+//! drop((publisher, queue));
+//! let total: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+//! assert_eq!(total, 5050);
+//! ```
+//!
+//! # Semantics
+//!
+//! - **Eager assignment.** A message is assigned to a consumer's prefetch
+//!   window as soon as one has credit (on publish, subscribe, ack, nack,
+//!   drop, `set_prefetch`), not when `recv` is called; no background task is
+//!   needed, so any executor works. `capacity` bounds the messages not yet
+//!   assigned (the backlog); publishers wait while it is full.
+//! - **Prefetch.** A consumer never holds more than its prefetch of unacked
+//!   deliveries (RabbitMQ's `basic.qos`).
+//! - **At-least-once.** A delivery dropped unacked, or held by a consumer
+//!   that is dropped, goes back to the front of the backlog and its next
+//!   delivery is flagged [`redelivered`](Delivery::redelivered). A message
+//!   is delivered at most [`max_attempts`](Builder::max_attempts) times; then,
+//!   or on [`nack(Requeue::No)`](Delivery::nack), it goes to the dead-letter
+//!   mailbox without waiting, or is dropped and counted in
+//!   [`Stats::dropped`].
+//! - **Close.** [`Dispatcher::close`], or dropping every [`Publisher`] and
+//!   every [`Dispatcher`] handle, refuses new messages; consumers drain what
+//!   is left and then [`recv`](Consumer::recv) returns `None`.
+//!
+//! # Thread safety
+//!
+//! A message can be shared by two deliveries at once (a delivery of a
+//! dropped consumer stays readable while the message is redelivered), so
+//! the handles are `Send` and `Sync` when `T: Send + Sync`.
+//!
+//! # Locking
+//!
+//! The queue state sits behind one mutex, taken once per publish, recv and
+//! ack for a few queue operations and a scan of the consumers, as a RabbitMQ
+//! queue is serialised by one process; wakers are woken after it is
+//! released. Steady-state publish → recv → ack allocates nothing: messages
+//! live in pooled slots, and queues and windows keep their capacity.
+
+mod consumer;
+mod core;
+mod error;
+mod publish;
+mod stats;
+
+pub use self::consumer::{Consumer, Delivery, Recv};
+pub use self::error::{PublishError, TryPublishError, TryRecvError};
+pub use self::publish::Publish;
+pub use self::stats::{ConsumerStats, Stats};
+
+use self::core::{ClockFn, Config, Core, Effects, Sink};
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+use ::core::fmt;
+use std::time::Duration;
+
+/// The backlog capacity of a dispatcher built without
+/// [`Builder::capacity`].
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// How a dispatcher chooses the consumer of each message.
+///
+/// Only consumers with free prefetch credit are candidates, and among them
+/// only those of the highest [priority](Subscription::priority).
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Strategy};
+///
+/// let queue = Dispatcher::<String>::builder().strategy(Strategy::LeastLoaded).build();
+/// assert_eq!(Strategy::default(), Strategy::RoundRobin);
+/// # drop(queue);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// In turn among the candidates; one skipped for want of credit is
+    /// first when it has credit again.
+    #[default]
+    RoundRobin,
+    /// Smooth weighted round-robin over the candidates' weights: exact
+    /// proportions over each cycle, interleaved, not in bursts. Weights can
+    /// change at run time ([`Consumer::set_weight`]).
+    Weighted,
+    /// The candidate with the fewest unacked deliveries relative to its
+    /// prefetch; ties in turn.
+    LeastLoaded,
+    /// Weighted round-robin with weights `weight / latency`, latency being
+    /// each consumer's peak-EWMA of its service time (from `recv` to ack;
+    /// a slower sample counts at once, a faster one decays in with time
+    /// constant 100 ms). Each consumer's prefetch window is also scaled by
+    /// its speed relative to the fastest (at least 1), so under a backlog a
+    /// consumer four times slower holds a quarter of the messages. A
+    /// consumer four times slower gets about a quarter of the others'
+    /// share. Time comes from [`Builder::clock`].
+    Adaptive,
+    /// Fanout: every consumer gets every message, each within its own
+    /// credit. Consumers share one copy of each message (no `T: Clone`
+    /// needed); each consumer acks, nacks and requeues its own delivery.
+    /// The slowest consumer's credit back-pressures publishers: a message
+    /// leaves the backlog once every consumer has taken it. A consumer that
+    /// subscribes while others exist gets only later messages (the first
+    /// one gets what waited for anyone), and the deliveries of a dropped
+    /// consumer are released, not requeued.
+    Broadcast,
+}
+
+/// Whether a nacked delivery goes back to the queue.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Requeue, Subscription};
+/// use futures::executor::block_on;
+///
+/// # block_on(async {
+/// let queue = Dispatcher::<u32>::builder().build();
+/// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+/// queue.publisher().publish(1).await.unwrap();
+/// consumer.recv().await.unwrap().nack(Requeue::Yes);
+/// let again = consumer.recv().await.unwrap();
+/// assert!(again.redelivered());
+/// again.nack(Requeue::No); // no dead-letter mailbox: dropped and counted
+/// assert_eq!(queue.stats().dropped, 1);
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Requeue {
+    /// Back to the front of the queue, for another attempt (unless it was
+    /// the last one allowed).
+    Yes,
+    /// To the dead-letter mailbox (or dropped and counted).
+    No,
+}
+
+/// How a consumer subscribes: prefetch, weight, priority, ack mode.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Subscription};
+///
+/// let queue = Dispatcher::<u32>::builder().build();
+/// let worker = queue.subscribe(Subscription::prefetch(10).weight(3).priority(1));
+/// let logger = queue.subscribe(Subscription::prefetch(64).auto_ack());
+/// # drop((worker, logger));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subscription {
+    prefetch: usize,
+    weight: u32,
+    priority: i32,
+    auto_ack: bool,
+}
+
+impl Subscription {
+    /// A subscription holding at most `n` unacked deliveries, with weight 1
+    /// and priority 0.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0 (an unlimited prefetch would leave memory unbounded).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sub = flowgate::dispatch::Subscription::prefetch(1);
+    /// # drop(sub);
+    /// ```
+    pub fn prefetch(n: usize) -> Self {
+        assert!(n > 0, "dispatch: prefetch must be at least 1");
+        Self {
+            prefetch: n,
+            weight: 1,
+            priority: 0,
+            auto_ack: false,
+        }
+    }
+
+    /// Sets the weight used by [`Strategy::Weighted`] and
+    /// [`Strategy::Adaptive`] (default 1).
+    ///
+    /// # Panics
+    ///
+    /// If `w` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sub = flowgate::dispatch::Subscription::prefetch(4).weight(3);
+    /// # drop(sub);
+    /// ```
+    pub fn weight(mut self, w: u32) -> Self {
+        assert!(w > 0, "dispatch: weight must be at least 1");
+        self.weight = w;
+        self
+    }
+
+    /// Sets the priority (default 0): a consumer is served only while no
+    /// consumer of higher priority has credit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sub = flowgate::dispatch::Subscription::prefetch(4).priority(10);
+    /// # drop(sub);
+    /// ```
+    pub fn priority(mut self, p: i32) -> Self {
+        self.priority = p;
+        self
+    }
+
+    /// Auto-ack (AMQP's `no-ack`): a delivery counts as acked when `recv`
+    /// hands it out, so it is never redelivered. The prefetch then bounds
+    /// the deliveries assigned and not yet received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sub = flowgate::dispatch::Subscription::prefetch(32).auto_ack();
+    /// # drop(sub);
+    /// ```
+    pub fn auto_ack(mut self) -> Self {
+        self.auto_ack = true;
+        self
+    }
+}
+
+/// Configures and builds a [`Dispatcher`]; from [`Dispatcher::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Strategy};
+/// use flowgate::mailbox;
+///
+/// let (dlq, _dead) = mailbox::bounded::<String>(64);
+/// let queue = Dispatcher::<String>::builder()
+///     .capacity(1024)
+///     .strategy(Strategy::Weighted)
+///     .max_attempts(5)
+///     .dead_letter(dlq)
+///     .build();
+/// # drop(queue);
+/// ```
+#[must_use = "a builder does nothing until built"]
+pub struct Builder<T> {
+    capacity: usize,
+    strategy: Strategy,
+    max_attempts: u32,
+    dead_letter: Option<Sink<T>>,
+    clock: Option<ClockFn>,
+}
+
+impl<T> Builder<T> {
+    /// Bounds the backlog of messages not yet assigned to a consumer
+    /// (default [`DEFAULT_CAPACITY`]): publishers wait while it is full.
+    /// Requeued messages go back into the backlog even past the bound, so
+    /// memory stays within `capacity` plus the consumers' prefetch.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::builder().capacity(16).build();
+    /// # drop(queue);
+    /// ```
+    pub fn capacity(mut self, n: usize) -> Self {
+        assert!(n > 0, "dispatch: capacity must be at least 1");
+        self.capacity = n;
+        self
+    }
+
+    /// Sets the [`Strategy`] (default round robin).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Strategy};
+    /// let queue = Dispatcher::<u32>::builder().strategy(Strategy::Broadcast).build();
+    /// # drop(queue);
+    /// ```
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Delivers a message at most `n` times (default: no limit). A nack or
+    /// drop of its last attempt sends it to the dead-letter mailbox.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::builder().max_attempts(3).build();
+    /// # drop(queue);
+    /// ```
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        assert!(n > 0, "dispatch: max_attempts must be at least 1");
+        self.max_attempts = n;
+        self
+    }
+
+    /// Sets the dead-letter mailbox: where a message goes after a
+    /// [`nack(Requeue::No)`](Delivery::nack) or a failed last attempt. It is
+    /// offered with [`try_send`](crate::mailbox::Sender::try_send), never
+    /// waited for: if the mailbox is full or closed, the message is dropped
+    /// and counted in [`Stats::dropped`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Requeue, Subscription};
+    /// use flowgate::mailbox;
+    ///
+    /// let (dlq, mut dead) = mailbox::bounded::<u32>(16);
+    /// let queue = Dispatcher::<u32>::builder().max_attempts(3).dead_letter(dlq).build();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(7).unwrap();
+    /// consumer.try_recv().unwrap().nack(Requeue::No);
+    /// assert_eq!(dead.try_recv().unwrap(), 7);
+    /// assert_eq!(queue.stats().dead_lettered, 1);
+    /// ```
+    pub fn dead_letter(mut self, tx: crate::mailbox::Sender<T>) -> Self {
+        self.dead_letter = Some(tx);
+        self
+    }
+
+    /// The time source of [`Strategy::Adaptive`]: a monotonic clock giving
+    /// the time since any fixed origin (default: [`std::time::Instant`]).
+    /// Tests pass a manual clock to control observed latencies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Strategy};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let now = Arc::new(AtomicU64::new(0));
+    /// let clock = Arc::clone(&now);
+    /// let queue = Dispatcher::<u32>::builder()
+    ///     .strategy(Strategy::Adaptive)
+    ///     .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
+    ///     .build();
+    /// now.store(5, Ordering::Relaxed); // 5 ms later
+    /// # drop(queue);
+    /// ```
+    pub fn clock(mut self, now: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
+        self.clock = Some(Box::new(now));
+        self
+    }
+
+    /// Builds the dispatcher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::builder().build();
+    /// assert!(!queue.is_closed());
+    /// ```
+    pub fn build(self) -> Dispatcher<T> {
+        let core = Core::new(Config {
+            capacity: self.capacity,
+            strategy: self.strategy,
+            max_attempts: self.max_attempts,
+            dead_letter: self.dead_letter,
+            clock: self.clock,
+        });
+        Dispatcher {
+            shared: Arc::new(Shared {
+                core: Mutex::new(core),
+                handles: AtomicUsize::new(1),
+            }),
+        }
+    }
+}
+
+/// State shared by every handle, consumer and delivery of one dispatcher.
+struct Shared<T> {
+    core: Mutex<Core<T>>,
+    /// Live `Dispatcher` and `Publisher` handles; the last one to go closes
+    /// the dispatcher.
+    handles: AtomicUsize,
+}
+
+impl<T> Shared<T> {
+    /// Runs `f` under the lock, then assigns what it made assignable; wakes
+    /// and drops what it left after releasing the lock.
+    fn run<R>(&self, f: impl FnOnce(&mut Core<T>, &mut Effects<T>) -> R) -> R {
+        let mut fx = Effects::new();
+        let mut core = self.core.lock();
+        let out = f(&mut core, &mut fx);
+        let mut done = core.pump(&mut fx);
+        drop(core);
+        fx.wakes.wake_all();
+        while !done {
+            let mut core = self.core.lock();
+            done = core.pump(&mut fx);
+            drop(core);
+            fx.wakes.wake_all();
+        }
+        out
+    }
+
+    fn add_handle(&self) {
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn drop_handle(&self) {
+        if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.run(|core, _| core.close());
+        }
+    }
+}
+
+/// A fair work queue with prefetch, ack and redelivery. A cheap handle:
+/// clones share one queue.
+///
+/// See the [module docs](self) for the semantics.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Subscription};
+/// use futures::executor::block_on;
+///
+/// # block_on(async {
+/// let queue = Dispatcher::<&str>::builder().build();
+/// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+/// queue.publisher().publish("job").await.unwrap();
+/// let delivery = consumer.recv().await.unwrap();
+/// assert_eq!(*delivery, "job");
+/// delivery.ack();
+/// # });
+/// ```
+pub struct Dispatcher<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Dispatcher<T> {
+    /// A builder with the defaults: capacity [`DEFAULT_CAPACITY`], round
+    /// robin, no attempt limit, no dead-letter mailbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::builder().build();
+    /// # drop(queue);
+    /// ```
+    pub fn builder() -> Builder<T> {
+        Builder {
+            capacity: DEFAULT_CAPACITY,
+            strategy: Strategy::RoundRobin,
+            max_attempts: u32::MAX,
+            dead_letter: None,
+            clock: None,
+        }
+    }
+
+    /// A dispatcher with the defaults of [`builder`](Self::builder).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::new();
+    /// # drop(queue);
+    /// ```
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A new publisher. Publishers keep the dispatcher open: it closes when
+    /// the last publisher and the last `Dispatcher` handle are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::new();
+    /// let publisher = queue.publisher();
+    /// publisher.try_publish(1).unwrap();
+    /// ```
+    pub fn publisher(&self) -> Publisher<T> {
+        self.shared.add_handle();
+        Publisher {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Adds a consumer. Messages already waiting are assigned to it at once
+    /// if it has credit. Consumers do not keep the dispatcher open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// queue.publisher().try_publish(1).unwrap();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// assert_eq!(*consumer.try_recv().unwrap(), 1);
+    /// ```
+    pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
+        let (key, id) = self.shared.run(|core, _| core.subscribe(&subscription));
+        Consumer::new(Arc::clone(&self.shared), key, id)
+    }
+
+    /// Closes the dispatcher: publishing fails from now on (waiting
+    /// publishers get their messages back), consumers drain what is queued
+    /// and unacked, then [`recv`](Consumer::recv) returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    /// use futures::executor::block_on;
+    ///
+    /// # block_on(async {
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().publish(1).await.unwrap();
+    /// queue.close();
+    /// consumer.recv().await.unwrap().ack();
+    /// assert!(consumer.recv().await.is_none());
+    /// # });
+    /// ```
+    pub fn close(&self) {
+        self.shared.run(|core, _| core.close());
+    }
+
+    /// Whether the dispatcher is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::new();
+    /// queue.close();
+    /// assert!(queue.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.core.lock().is_closed()
+    }
+
+    /// A snapshot of the counters and gauges.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::new();
+    /// queue.publisher().try_publish(1).unwrap();
+    /// let stats = queue.stats();
+    /// assert_eq!((stats.published, stats.backlog), (1, 1));
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.shared.core.lock().stats()
+    }
+}
+
+impl<T> Default for Dispatcher<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Clone for Dispatcher<T> {
+    fn clone(&self) -> Self {
+        self.shared.add_handle();
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Drop for Dispatcher<T> {
+    fn drop(&mut self) {
+        self.shared.drop_handle();
+    }
+}
+
+/// Publishes into a [`Dispatcher`]. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::Dispatcher;
+/// use futures::executor::block_on;
+///
+/// let queue = Dispatcher::<u32>::new();
+/// let publisher = queue.publisher();
+/// block_on(publisher.publish(1)).unwrap();
+/// publisher.try_publish(2).unwrap();
+/// assert_eq!(queue.stats().backlog, 2);
+/// ```
+pub struct Publisher<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Publisher<T> {
+    /// Publishes `msg`, waiting while the backlog is full.
+    ///
+    /// Waiting publishers are served in FIFO order.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`] with the message if the dispatcher is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops the message unsent; a
+    /// place in the backlog already granted to it passes to the next
+    /// waiting publisher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::Dispatcher;
+    /// use futures::executor::block_on;
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// block_on(queue.publisher().publish(1)).unwrap();
+    /// ```
+    pub fn publish(&self, msg: T) -> Publish<'_, T> {
+        Publish::new(self, msg)
+    }
+
+    /// Publishes `msg` if the backlog has room now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPublishError::Full`] if the backlog is full or other publishers
+    /// are waiting, [`TryPublishError::Closed`] if the dispatcher is
+    /// closed; both hand the message back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, TryPublishError};
+    ///
+    /// let queue = Dispatcher::<u32>::builder().capacity(1).build();
+    /// let publisher = queue.publisher();
+    /// publisher.try_publish(1).unwrap();
+    /// assert!(matches!(publisher.try_publish(2), Err(TryPublishError::Full(2))));
+    /// ```
+    pub fn try_publish(&self, msg: T) -> Result<(), TryPublishError<T>> {
+        self.shared.run(|core, _| core.try_publish(msg))
+    }
+
+    /// Whether the dispatcher is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = flowgate::dispatch::Dispatcher::<u32>::new();
+    /// let publisher = queue.publisher();
+    /// queue.close();
+    /// assert!(publisher.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.core.lock().is_closed()
+    }
+}
+
+impl<T> Clone for Publisher<T> {
+    fn clone(&self) -> Self {
+        self.shared.add_handle();
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        self.shared.drop_handle();
+    }
+}
+
+impl<T> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("capacity", &self.capacity)
+            .field("strategy", &self.strategy)
+            .field("max_attempts", &self.max_attempts)
+            .field("dead_letter", &self.dead_letter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Dispatcher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Publisher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,454 @@
+//! Consumers, their recv future, and deliveries.
+
+use super::core::{Outcome, Received, Slot, Token};
+use super::{Requeue, Shared, TryRecvError};
+use crate::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::ops::Deref;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use futures_core::Stream;
+
+/// Receives the deliveries a [`Dispatcher`](super::Dispatcher) assigns to
+/// it; from [`Dispatcher::subscribe`](super::Dispatcher::subscribe).
+///
+/// Dropping a consumer requeues everything assigned to it, received or
+/// not, including deliveries still alive: those stay readable, but their
+/// later ack, nack or drop does nothing (the message may be processed
+/// twice, the second time flagged [`redelivered`](Delivery::redelivered)).
+///
+/// Also a [`Stream`] of deliveries.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Subscription};
+/// use futures::executor::block_on;
+///
+/// # block_on(async {
+/// let queue = Dispatcher::<u32>::new();
+/// let mut consumer = queue.subscribe(Subscription::prefetch(8));
+/// let publisher = queue.publisher();
+/// for n in 0..3 {
+///     publisher.publish(n).await.unwrap();
+/// }
+/// drop((publisher, queue)); // closes
+/// let mut seen = Vec::new();
+/// while let Some(delivery) = consumer.recv().await {
+///     seen.push(*delivery);
+///     delivery.ack();
+/// }
+/// assert_eq!(seen, [0, 1, 2]);
+/// # });
+/// ```
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    key: usize,
+    id: u64,
+}
+
+impl<T> Consumer<T> {
+    pub(super) fn new(shared: Arc<Shared<T>>, key: usize, id: u64) -> Self {
+        Self { shared, key, id }
+    }
+
+    /// Receives the next delivery assigned to this consumer.
+    ///
+    /// Returns `None` once the dispatcher is closed and no message is left
+    /// queued or unacked anywhere (under
+    /// [`Broadcast`](super::Strategy::Broadcast): none left for this
+    /// consumer).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: messages are assigned to the consumer, not to the
+    /// future, so dropping it loses nothing; the next `recv` gets them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    /// use futures::executor::block_on;
+    ///
+    /// # block_on(async {
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().publish(7).await.unwrap();
+    /// let delivery = consumer.recv().await.unwrap();
+    /// assert_eq!((*delivery, delivery.attempt()), (7, 1));
+    /// delivery.ack();
+    /// # });
+    /// ```
+    pub fn recv(&mut self) -> Recv<'_, T> {
+        Recv {
+            consumer: self,
+            registered: false,
+        }
+    }
+
+    /// Takes the next delivery assigned to this consumer, if there is one
+    /// now.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if none is ready, [`TryRecvError::Closed`]
+    /// once `recv` would return `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription, TryRecvError};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// assert_eq!(consumer.try_recv().unwrap_err(), TryRecvError::Empty);
+    /// queue.publisher().try_publish(1).unwrap();
+    /// consumer.try_recv().unwrap().ack();
+    /// ```
+    pub fn try_recv(&mut self) -> Result<Delivery<T>, TryRecvError> {
+        match self.poll(None) {
+            Poll::Ready(Some(delivery)) => Ok(delivery),
+            Poll::Ready(None) => Err(TryRecvError::Closed),
+            Poll::Pending => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Polls for the next delivery, registering `cx`'s waker if there is
+    /// none yet: [`recv`](Self::recv) without the future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    /// use futures::future::poll_fn;
+    /// use futures::executor::block_on;
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(1).unwrap();
+    /// let delivery = block_on(poll_fn(|cx| consumer.poll_recv(cx))).unwrap();
+    /// delivery.ack();
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
+        self.poll(Some(cx))
+    }
+
+    fn poll(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Option<Delivery<T>>> {
+        let key = self.key;
+        let waker = cx.map(|cx| cx.waker());
+        self.shared
+            .run(|core, _| core.poll_recv(key, waker))
+            .map(|received| received.map(|r| Delivery::new(Arc::clone(&self.shared), r)))
+    }
+
+    /// Changes the prefetch limit. A larger one takes effect at once; a
+    /// smaller one as deliveries are acked (nothing is taken back).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let consumer = queue.subscribe(Subscription::prefetch(1));
+    /// consumer.set_prefetch(10);
+    /// assert_eq!(consumer.prefetch(), 10);
+    /// ```
+    pub fn set_prefetch(&self, n: usize) {
+        assert!(n > 0, "dispatch: prefetch must be at least 1");
+        let key = self.key;
+        self.shared.run(|core, _| core.set_prefetch(key, n));
+    }
+
+    /// The current prefetch limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// assert_eq!(queue.subscribe(Subscription::prefetch(3)).prefetch(), 3);
+    /// ```
+    pub fn prefetch(&self) -> usize {
+        self.shared.core.lock().prefetch(self.key)
+    }
+
+    /// Changes the weight used by [`Weighted`](super::Strategy::Weighted)
+    /// and [`Adaptive`](super::Strategy::Adaptive), from the next message
+    /// on.
+    ///
+    /// # Panics
+    ///
+    /// If `w` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Strategy, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::builder().strategy(Strategy::Weighted).build();
+    /// let consumer = queue.subscribe(Subscription::prefetch(1));
+    /// consumer.set_weight(5);
+    /// assert_eq!(queue.stats().consumers[0].weight, 5);
+    /// ```
+    pub fn set_weight(&self, w: u32) {
+        assert!(w > 0, "dispatch: weight must be at least 1");
+        let key = self.key;
+        self.shared.run(|core, _| core.set_weight(key, w));
+    }
+
+    /// This consumer's id, unique within its dispatcher (see
+    /// [`ConsumerStats::id`](super::ConsumerStats::id)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let a = queue.subscribe(Subscription::prefetch(1));
+    /// let b = queue.subscribe(Subscription::prefetch(1));
+    /// assert_ne!(a.id(), b.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<T> Stream for Consumer<T> {
+    type Item = Delivery<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        let key = self.key;
+        self.shared.run(|core, fx| core.unsubscribe(key, fx));
+    }
+}
+
+/// Future of [`Consumer::recv`].
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it loses nothing, as deliveries are assigned to
+/// the consumer, and the next `recv` returns them.
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    /// Its waker is stored in the core (it returned `Pending`).
+    registered: bool,
+}
+
+impl<T> Future for Recv<'_, T> {
+    type Output = Option<Delivery<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let poll = this.consumer.poll_recv(cx);
+        this.registered = poll.is_pending();
+        poll
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        if self.registered {
+            let key = self.consumer.key;
+            self.consumer.shared.run(|core, _| core.clear_waker(key));
+        }
+    }
+}
+
+/// One message handed to a consumer, to [`ack`](Self::ack) or
+/// [`nack`](Self::nack). Derefs to the message.
+///
+/// Dropped without either, it is requeued like `nack(Requeue::Yes)`. If its
+/// consumer was dropped first, the message was requeued already and ack,
+/// nack and drop do nothing.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, Subscription};
+/// use futures::executor::block_on;
+///
+/// # block_on(async {
+/// let queue = Dispatcher::<String>::new();
+/// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+/// queue.publisher().publish("hello".to_owned()).await.unwrap();
+/// let delivery = consumer.recv().await.unwrap();
+/// assert_eq!(delivery.len(), 5);
+/// drop(delivery); // not acked: requeued
+/// let again = consumer.recv().await.unwrap();
+/// assert!(again.redelivered());
+/// assert_eq!(again.attempt(), 2);
+/// assert_eq!(again.ack_take().as_deref(), Some("hello"));
+/// # });
+/// ```
+pub struct Delivery<T> {
+    shared: Arc<Shared<T>>,
+    /// `Some` until settled by value.
+    slot: Option<Arc<Slot<T>>>,
+    /// `None` for auto-ack deliveries.
+    token: Option<Token>,
+    attempt: u32,
+}
+
+impl<T> Delivery<T> {
+    fn new(shared: Arc<Shared<T>>, received: Received<T>) -> Self {
+        Self {
+            shared,
+            slot: Some(received.slot),
+            token: received.token,
+            attempt: received.attempt,
+        }
+    }
+
+    /// Acknowledges the message: done with, never redelivered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(1).unwrap();
+    /// consumer.try_recv().unwrap().ack();
+    /// assert_eq!(queue.stats().acked, 1);
+    /// ```
+    pub fn ack(mut self) {
+        self.finish(Outcome::Ack, false);
+    }
+
+    /// Acknowledges the message and takes it out.
+    ///
+    /// Returns `None` if another holder still shares the message (a stale
+    /// delivery of a dropped consumer, or a
+    /// [`Broadcast`](super::Strategy::Broadcast) copy another consumer
+    /// holds): it is dropped by the last one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<Vec<u8>>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(vec![1, 2]).unwrap();
+    /// let bytes = consumer.try_recv().unwrap().ack_take();
+    /// assert_eq!(bytes, Some(vec![1, 2]));
+    /// ```
+    pub fn ack_take(mut self) -> Option<T> {
+        self.finish(Outcome::Ack, true)
+    }
+
+    /// Rejects the message: [`Requeue::Yes`] puts it back at the front of
+    /// the queue (or dead-letters it if this was its last attempt),
+    /// [`Requeue::No`] dead-letters it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Requeue, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(1).unwrap();
+    /// consumer.try_recv().unwrap().nack(Requeue::Yes);
+    /// assert_eq!(consumer.try_recv().unwrap().attempt(), 2);
+    /// ```
+    pub fn nack(mut self, requeue: Requeue) {
+        self.finish(Outcome::Nack(requeue), false);
+    }
+
+    /// Whether the message was delivered before (`attempt() > 1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(1).unwrap();
+    /// assert!(!consumer.try_recv().unwrap().redelivered());
+    /// ```
+    pub fn redelivered(&self) -> bool {
+        self.attempt > 1
+    }
+
+    /// Which delivery of the message this is: 1 on the first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    ///
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// queue.publisher().try_publish(1).unwrap();
+    /// assert_eq!(consumer.try_recv().unwrap().attempt(), 1);
+    /// ```
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
+        let slot = self.slot.take()?;
+        let token = self.token.take();
+        self.shared
+            .run(|core, fx| core.finish(token, slot, outcome, take, fx))
+    }
+}
+
+impl<T> Deref for Delivery<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match &self.slot {
+            Some(slot) => slot.get(),
+            None => unreachable!("dispatch: delivery used after settling"),
+        }
+    }
+}
+
+impl<T> Drop for Delivery<T> {
+    fn drop(&mut self) {
+        self.finish(Outcome::Dropped, false);
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Recv<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv")
+            .field("consumer", &self.consumer.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Delivery<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}

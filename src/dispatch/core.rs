@@ -1,0 +1,917 @@
+//! The dispatcher's state and algorithms, all behind one mutex.
+//!
+//! # Locking
+//!
+//! One [`Mutex`] guards the whole queue: backlog, consumers, prefetch
+//! windows, waiting publishers. Every operation (publish, recv, ack, nack,
+//! drop, subscribe) takes it once for a few queue operations and an O(n)
+//! scan over the consumers, n being their number; wakers are collected in
+//! a [`WakeList`] and woken after it is released, and messages that must be
+//! dropped are dropped after it is released too (a message's `Drop` may
+//! call back into the dispatcher). This is the design of a RabbitMQ queue,
+//! which one Erlang process serialises: assignment needs a consistent view
+//! of every consumer's credit, and one short critical section gives that
+//! more cheaply than a lock-free scheme would.
+//!
+//! # Message slots
+//!
+//! A message lives in a pooled `Arc<Slot<T>>`. The core's tables (backlog,
+//! prefetch windows) and the [`Delivery`](super::Delivery) handed to a
+//! consumer each hold a clone, so the core can requeue a message whose
+//! delivery is still alive (its consumer was dropped) while that delivery
+//! still derefs to it. `Slot::msg` is written only through `Arc::get_mut`,
+//! that is when the slot is unique; a slot that becomes unique under the
+//! lock is emptied and returned to the pool, so the steady state allocates
+//! nothing. Every clone of a slot is dropped under the lock (a delivery
+//! hands its clone back to the core), which makes "unique" a stable fact.
+
+mod pick;
+
+use super::error::TryPublishError;
+use super::stats::{ConsumerStats, Stats};
+use super::{Requeue, Strategy, Subscription};
+use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::waitlist::{Key, WaitList, WakeList};
+use core::task::{Poll, Waker};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Where dead letters go.
+pub(super) type Sink<T> = crate::mailbox::Sender<T>;
+
+/// A time source for [`Strategy::Adaptive`]: time since an arbitrary origin.
+pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;
+
+/// One message, shared by the core's tables and the deliveries of it.
+pub(super) struct Slot<T> {
+    /// `Some` whenever anything but the pool holds the slot. Written only
+    /// through `Arc::get_mut`.
+    msg: Option<T>,
+    /// Set under the core lock when the message was to be dead-lettered
+    /// while another holder still had it: the last holder to hand it back
+    /// sends it on.
+    dead: AtomicBool,
+}
+
+impl<T> Slot<T> {
+    /// The message; present while any delivery holds the slot.
+    pub(super) fn get(&self) -> &T {
+        match &self.msg {
+            Some(msg) => msg,
+            None => unreachable!("dispatch: a live slot is empty"),
+        }
+    }
+}
+
+/// A message waiting for a consumer, and how often it was delivered.
+struct Entry<T> {
+    slot: Arc<Slot<T>>,
+    attempt: u32,
+}
+
+/// A delivery in a consumer's prefetch window.
+struct InFlight<T> {
+    tag: u64,
+    slot: Arc<Slot<T>>,
+    attempt: u32,
+    /// Handed out by `recv` (otherwise it waits in `ready`).
+    received: bool,
+    /// Clock reading when `recv` handed it out (Adaptive only): the ack's
+    /// latency is the consumer's service time, not time spent queued.
+    sent_at: u64,
+}
+
+/// Identifies a delivery: consumer slab index, window index, unique tag. A
+/// token whose window entry no longer carries its tag is stale.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Token {
+    consumer: usize,
+    window: usize,
+    tag: u64,
+}
+
+/// How a delivery ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Ack,
+    Nack(Requeue),
+    /// Dropped without ack or nack: requeued like `Nack(Requeue::Yes)`.
+    Dropped,
+}
+
+/// What an operation leaves to do once the lock is released.
+pub(super) struct Effects<T> {
+    pub(super) wakes: WakeList,
+    /// Messages to drop outside the lock; one inline so the ack path does
+    /// not allocate.
+    one: Option<T>,
+    more: Vec<T>,
+}
+
+impl<T> Effects<T> {
+    pub(super) fn new() -> Self {
+        Self {
+            wakes: WakeList::new(),
+            one: None,
+            more: Vec::new(),
+        }
+    }
+
+    fn bury(&mut self, msg: T) {
+        if self.one.is_none() {
+            self.one = Some(msg);
+        } else {
+            self.more.push(msg);
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    delivered: u64,
+    acked: u64,
+    nacked: u64,
+    redelivered: u64,
+    dead_lettered: u64,
+    dropped: u64,
+}
+
+/// One subscribed consumer.
+struct ConsumerState<T> {
+    id: u64,
+    prefetch: usize,
+    /// The window actually granted: `prefetch`, or less under Adaptive for
+    /// a consumer slower than the fastest (see `adapt_limits`).
+    limit: usize,
+    weight: u32,
+    priority: i32,
+    auto_ack: bool,
+    /// Prefetch window: a slab of deliveries not yet acked; `free` lists
+    /// its vacant indices. Its length never exceeds the largest prefetch
+    /// the consumer had.
+    window: Vec<Option<InFlight<T>>>,
+    free: Vec<usize>,
+    /// Occupied window entries.
+    unacked: usize,
+    /// Window indices assigned but not yet handed out by `recv`, in order.
+    ready: VecDeque<usize>,
+    /// The task waiting in `recv`, set only while `ready` is empty.
+    waker: Option<Waker>,
+    /// Strategy state: when it was last picked (round robin order),
+    /// smooth weighted round-robin's current weight, peak-EWMA latency in
+    /// ns (0: no sample yet) and when it was last updated.
+    turn: u64,
+    current: i64,
+    ewma_ns: f64,
+    ewma_at: u64,
+    /// Broadcast: sequence number of the next log entry for it, and its own
+    /// requeued copies (served first).
+    cursor: u64,
+    redo: VecDeque<Entry<T>>,
+    stats: Counters,
+}
+
+impl<T> ConsumerState<T> {
+    fn has_credit(&self) -> bool {
+        self.unacked < self.limit
+    }
+}
+
+/// A delivery taken out of a consumer's window by `recv`.
+pub(super) struct Received<T> {
+    pub(super) slot: Arc<Slot<T>>,
+    /// `None` for auto-ack deliveries, which are settled already.
+    pub(super) token: Option<Token>,
+    pub(super) attempt: u32,
+}
+
+/// Build-time settings.
+pub(super) struct Config<T> {
+    pub(super) capacity: usize,
+    pub(super) strategy: Strategy,
+    pub(super) max_attempts: u32,
+    pub(super) dead_letter: Option<Sink<T>>,
+    pub(super) clock: Option<ClockFn>,
+}
+
+/// Guarded by `Shared::core`.
+pub(super) struct Core<T> {
+    strategy: Strategy,
+    capacity: usize,
+    max_attempts: u32,
+    dead_letter: Option<Sink<T>>,
+    clock: Option<ClockFn>,
+    origin: Instant,
+    /// Set once by `close`, never cleared.
+    closed: bool,
+    /// Messages not yet assigned, oldest first (requeued ones at the front).
+    /// Under Broadcast, the log that consumers' cursors walk: entry `i` has
+    /// sequence number `log_base + i`, and entries every consumer has
+    /// passed are trimmed.
+    backlog: VecDeque<Entry<T>>,
+    log_base: u64,
+    /// Slab of consumers; `order` lists the live ones by priority, highest
+    /// first, then by subscription.
+    consumers: Vec<Option<ConsumerState<T>>>,
+    vacant: Vec<usize>,
+    order: Vec<usize>,
+    next_tag: u64,
+    next_id: u64,
+    turn: u64,
+    /// Empty, unique slots for reuse.
+    pool: Vec<Arc<Slot<T>>>,
+    /// Publishers waiting for room; a waiter unlinked while not closed was
+    /// granted one of the `reserved` places.
+    publishers: WaitList<()>,
+    reserved: usize,
+    in_flight: usize,
+    published: u64,
+    totals: Counters,
+}
+
+impl<T> Core<T> {
+    pub(super) fn new(config: Config<T>) -> Self {
+        let warm = config.capacity.min(1024);
+        Self {
+            strategy: config.strategy,
+            capacity: config.capacity,
+            max_attempts: config.max_attempts,
+            dead_letter: config.dead_letter,
+            clock: config.clock,
+            origin: Instant::now(),
+            closed: false,
+            backlog: VecDeque::with_capacity(warm),
+            log_base: 0,
+            consumers: Vec::new(),
+            vacant: Vec::new(),
+            order: Vec::new(),
+            next_tag: 0,
+            next_id: 0,
+            turn: 0,
+            pool: Vec::with_capacity(warm),
+            publishers: WaitList::new(),
+            reserved: 0,
+            in_flight: 0,
+            published: 0,
+            totals: Counters::default(),
+        }
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn broadcast(&self) -> bool {
+        self.strategy == Strategy::Broadcast
+    }
+
+    fn now_ns(&self) -> u64 {
+        let since = match &self.clock {
+            Some(clock) => clock(),
+            None => self.origin.elapsed(),
+        };
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn consumer(&mut self, ci: usize) -> &mut ConsumerState<T> {
+        match self.consumers.get_mut(ci) {
+            Some(Some(c)) => c,
+            _ => unreachable!("dispatch: consumer {ci} is not subscribed"),
+        }
+    }
+
+    // ----- publishing -------------------------------------------------
+
+    fn has_room(&self) -> bool {
+        self.backlog.len() + self.reserved < self.capacity
+    }
+
+    /// `try_publish`, and the first poll of `publish`.
+    pub(super) fn try_publish(&mut self, msg: T) -> Result<(), TryPublishError<T>> {
+        if self.closed {
+            Err(TryPublishError::Closed(msg))
+        } else if !self.publishers.is_empty() || !self.has_room() {
+            Err(TryPublishError::Full(msg))
+        } else {
+            self.accept(msg);
+            Ok(())
+        }
+    }
+
+    fn accept(&mut self, msg: T) {
+        let mut slot = self.pool.pop().unwrap_or_else(|| {
+            Arc::new(Slot {
+                msg: None,
+                dead: AtomicBool::new(false),
+            })
+        });
+        match Arc::get_mut(&mut slot) {
+            Some(s) => s.msg = Some(msg),
+            None => unreachable!("dispatch: pooled slots are unique"),
+        }
+        self.backlog.push_back(Entry { slot, attempt: 0 });
+        self.published += 1;
+    }
+
+    /// Queues a publisher that found no room.
+    pub(super) fn wait_publish(&mut self, waker: &Waker) -> Key {
+        self.publishers.push_back((), waker.clone())
+    }
+
+    /// A queued publisher polled again: `Ready(Ok)` once its message is
+    /// accepted, `Ready(Err)` with it once closed.
+    pub(super) fn poll_publish(
+        &mut self,
+        key: Key,
+        msg: &mut Option<T>,
+        waker: &Waker,
+    ) -> Poll<Result<(), T>> {
+        if self.publishers.is_linked(key) {
+            self.publishers.set_waker(key, waker);
+            return Poll::Pending;
+        }
+        self.publishers.remove(key);
+        let Some(m) = msg.take() else {
+            unreachable!("dispatch: publish polled without its message")
+        };
+        if self.closed {
+            return Poll::Ready(Err(m));
+        }
+        self.reserved -= 1;
+        self.accept(m);
+        Poll::Ready(Ok(()))
+    }
+
+    /// A queued publisher dropped: its place (if granted) goes to the next
+    /// one when the caller pumps.
+    pub(super) fn cancel_publish(&mut self, key: Key) {
+        let granted = !self.publishers.is_linked(key);
+        self.publishers.remove(key);
+        if granted && !self.closed {
+            self.reserved -= 1;
+        }
+    }
+
+    pub(super) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            // Granted places are void: their publishers see `closed`.
+            self.reserved = 0;
+        }
+    }
+
+    // ----- assignment -------------------------------------------------
+
+    /// Assigns what can be assigned, grants room to waiting publishers and,
+    /// once closed and drained, wakes idle consumers. Returns `false` when
+    /// `fx.wakes` filled up first: the caller wakes them and pumps again.
+    pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
+        if self.broadcast() {
+            if !self.pump_broadcast(fx) {
+                return false;
+            }
+        } else {
+            while !self.backlog.is_empty() {
+                if !fx.wakes.can_push() {
+                    return false;
+                }
+                let Some(ci) = self.pick() else { break };
+                let Some(entry) = self.backlog.pop_front() else {
+                    break;
+                };
+                self.assign(ci, entry, &mut fx.wakes);
+            }
+        }
+        while self.closed || self.has_room() {
+            if !fx.wakes.can_push() {
+                return false;
+            }
+            let Some(key) = self.publishers.pop_front() else {
+                break;
+            };
+            if !self.closed {
+                self.reserved += 1;
+            }
+            fx.wakes.push(self.publishers.take_waker(key));
+        }
+        if self.closed {
+            for i in 0..self.order.len() {
+                let ci = self.order[i];
+                if self.drained(ci) && self.consumer(ci).waker.is_some() {
+                    if !fx.wakes.can_push() {
+                        return false;
+                    }
+                    let waker = self.consumer(ci).waker.take();
+                    fx.wakes.push(waker);
+                }
+            }
+        }
+        true
+    }
+
+    /// Broadcast: every consumer takes, within its credit, its requeued
+    /// copies and then the log entries after its cursor; the log is then
+    /// trimmed to what some consumer still needs.
+    fn pump_broadcast(&mut self, fx: &mut Effects<T>) -> bool {
+        for i in 0..self.order.len() {
+            let ci = self.order[i];
+            loop {
+                if !fx.wakes.can_push() {
+                    return false;
+                }
+                let tail = self.log_base + self.backlog.len() as u64;
+                let c = match self.consumers.get_mut(ci) {
+                    Some(Some(c)) => c,
+                    _ => unreachable!("dispatch: ordered consumer is vacant"),
+                };
+                if !c.has_credit() {
+                    break;
+                }
+                let entry = if let Some(entry) = c.redo.pop_front() {
+                    entry
+                } else if c.cursor < tail {
+                    let at = (c.cursor - self.log_base) as usize;
+                    c.cursor += 1;
+                    Entry {
+                        slot: Arc::clone(&self.backlog[at].slot),
+                        attempt: 0,
+                    }
+                } else {
+                    break;
+                };
+                self.assign(ci, entry, &mut fx.wakes);
+            }
+        }
+        self.trim_log(fx);
+        true
+    }
+
+    /// Broadcast: drops log entries that every consumer has taken.
+    fn trim_log(&mut self, fx: &mut Effects<T>) {
+        let Some(min) = self
+            .order
+            .iter()
+            .filter_map(|&ci| self.consumers[ci].as_ref().map(|c| c.cursor))
+            .min()
+        else {
+            return;
+        };
+        while self.log_base < min {
+            let Some(entry) = self.backlog.pop_front() else {
+                break;
+            };
+            self.log_base += 1;
+            self.release(entry.slot, fx);
+        }
+    }
+
+    fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut WakeList) {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        let attempt = entry.attempt.saturating_add(1);
+        let flight = InFlight {
+            tag,
+            slot: entry.slot,
+            attempt,
+            received: false,
+            sent_at: 0,
+        };
+        let c = self.consumer(ci);
+        let at = match c.free.pop() {
+            Some(at) => {
+                c.window[at] = Some(flight);
+                at
+            }
+            None => {
+                c.window.push(Some(flight));
+                c.window.len() - 1
+            }
+        };
+        c.unacked += 1;
+        c.ready.push_back(at);
+        c.stats.delivered += 1;
+        let redelivered = attempt > 1;
+        if redelivered {
+            c.stats.redelivered += 1;
+        }
+        wakes.push(c.waker.take());
+        self.totals.delivered += 1;
+        self.totals.redelivered += u64::from(redelivered);
+        self.in_flight += 1;
+    }
+
+    /// Whether `recv` on consumer `ci` is finished: closed, and nothing
+    /// left that could still reach it.
+    fn drained(&self, ci: usize) -> bool {
+        if !self.closed {
+            return false;
+        }
+        let Some(Some(c)) = self.consumers.get(ci) else {
+            return true;
+        };
+        if self.broadcast() {
+            let tail = self.log_base + self.backlog.len() as u64;
+            c.cursor >= tail && c.redo.is_empty() && c.unacked == 0
+        } else {
+            self.backlog.is_empty() && self.in_flight == 0
+        }
+    }
+
+    // ----- consumers --------------------------------------------------
+
+    /// Adds a consumer; returns its slab index and id.
+    pub(super) fn subscribe(&mut self, sub: &Subscription) -> (usize, u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        // A late subscriber to a broadcast only gets later messages; the
+        // first one gets what waited for anyone.
+        let cursor = if self.order.is_empty() {
+            self.log_base
+        } else {
+            self.log_base + self.backlog.len() as u64
+        };
+        let state = ConsumerState {
+            id,
+            prefetch: sub.prefetch,
+            limit: sub.prefetch,
+            weight: sub.weight,
+            priority: sub.priority,
+            auto_ack: sub.auto_ack,
+            window: Vec::with_capacity(sub.prefetch.min(4096)),
+            free: Vec::with_capacity(sub.prefetch.min(4096)),
+            unacked: 0,
+            ready: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            waker: None,
+            turn: 0,
+            current: 0,
+            ewma_ns: 0.0,
+            ewma_at: 0,
+            cursor,
+            redo: VecDeque::new(),
+            stats: Counters::default(),
+        };
+        let ci = match self.vacant.pop() {
+            Some(ci) => {
+                self.consumers[ci] = Some(state);
+                ci
+            }
+            None => {
+                self.consumers.push(Some(state));
+                self.consumers.len() - 1
+            }
+        };
+        let at = self
+            .order
+            .iter()
+            .position(|&o| {
+                self.consumers[o]
+                    .as_ref()
+                    .is_some_and(|c| c.priority < sub.priority)
+            })
+            .unwrap_or(self.order.len());
+        self.order.insert(at, ci);
+        self.reserve_slots();
+        (ci, id)
+    }
+
+    /// Grows the slot pool and the backlog up front to what the consumers'
+    /// prefetch and the capacity can keep live at once (requeues can push
+    /// the backlog past its capacity), so that later peaks do not allocate.
+    fn reserve_slots(&mut self) {
+        let prefetch: usize = self
+            .consumers
+            .iter()
+            .flatten()
+            .map(|c| c.prefetch.min(4096))
+            .sum();
+        let want = self.capacity.min(1024) + prefetch;
+        self.pool.reserve(want.saturating_sub(self.pool.len()));
+        self.backlog
+            .reserve(want.saturating_sub(self.backlog.len()));
+    }
+
+    /// Removes consumer `ci`. Its deliveries, received or not and alive or
+    /// not, go back to the front of the backlog in their original order
+    /// (under Broadcast its copies are released instead: the other
+    /// consumers have their own).
+    pub(super) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
+        let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
+            return;
+        };
+        self.vacant.push(ci);
+        self.order.retain(|&o| o != ci);
+        self.in_flight -= c.unacked;
+        if self.broadcast() {
+            for flight in c.window.drain(..).flatten() {
+                self.release(flight.slot, fx);
+            }
+            for entry in c.redo.drain(..) {
+                self.release(entry.slot, fx);
+            }
+            self.trim_log(fx);
+            return;
+        }
+        // Newest first, each pushed to the front: the oldest ends first.
+        while let Some(at) = (0..c.window.len())
+            .filter(|&at| c.window[at].is_some())
+            .max_by_key(|&at| c.window[at].as_ref().map_or(0, |f| f.tag))
+        {
+            let Some(flight) = c.window[at].take() else {
+                break;
+            };
+            let attempt = if flight.received {
+                flight.attempt
+            } else {
+                flight.attempt - 1
+            };
+            if flight.received && attempt >= self.max_attempts {
+                self.dead_letter(None, flight.slot, fx);
+            } else {
+                self.backlog.push_front(Entry {
+                    slot: flight.slot,
+                    attempt,
+                });
+            }
+        }
+    }
+
+    /// `recv`'s core: the next delivery assigned to `ci`, `None` once
+    /// drained, or `Pending` with `waker` stored.
+    pub(super) fn poll_recv(
+        &mut self,
+        ci: usize,
+        waker: Option<&Waker>,
+    ) -> Poll<Option<Received<T>>> {
+        let adaptive = self.strategy == Strategy::Adaptive;
+        let now = if adaptive { self.now_ns() } else { 0 };
+        let c = self.consumer(ci);
+        if let Some(at) = c.ready.pop_front() {
+            if c.auto_ack {
+                let Some(flight) = c.window[at].take() else {
+                    unreachable!("dispatch: ready entry is vacant")
+                };
+                c.free.push(at);
+                c.unacked -= 1;
+                c.stats.acked += 1;
+                self.in_flight -= 1;
+                self.totals.acked += 1;
+                return Poll::Ready(Some(Received {
+                    slot: flight.slot,
+                    token: None,
+                    attempt: flight.attempt,
+                }));
+            }
+            let Some(flight) = c.window[at].as_mut() else {
+                unreachable!("dispatch: ready entry is vacant")
+            };
+            flight.received = true;
+            flight.sent_at = now;
+            return Poll::Ready(Some(Received {
+                slot: Arc::clone(&flight.slot),
+                token: Some(Token {
+                    consumer: ci,
+                    window: at,
+                    tag: flight.tag,
+                }),
+                attempt: flight.attempt,
+            }));
+        }
+        if self.drained(ci) {
+            return Poll::Ready(None);
+        }
+        if let Some(waker) = waker {
+            let c = self.consumer(ci);
+            match &c.waker {
+                Some(old) if old.will_wake(waker) => {}
+                _ => c.waker = Some(waker.clone()),
+            }
+        }
+        Poll::Pending
+    }
+
+    /// A pending `recv` was dropped.
+    pub(super) fn clear_waker(&mut self, ci: usize) {
+        self.consumer(ci).waker = None;
+    }
+
+    pub(super) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
+        let c = self.consumer(ci);
+        c.prefetch = prefetch;
+        c.limit = prefetch;
+        if self.strategy == Strategy::Adaptive {
+            self.adapt_limits();
+        }
+        self.reserve_slots();
+    }
+
+    pub(super) fn set_weight(&mut self, ci: usize, weight: u32) {
+        self.consumer(ci).weight = weight;
+    }
+
+    pub(super) fn prefetch(&mut self, ci: usize) -> usize {
+        self.consumer(ci).prefetch
+    }
+
+    // ----- settling ---------------------------------------------------
+
+    /// Ends a delivery: `token` names its window entry (`None` for
+    /// auto-ack), `slot` is its clone of the message. If the token is stale
+    /// (its consumer was dropped) or absent, only the clone is handed back.
+    /// With `take`, an acked message that nobody else shares is returned.
+    pub(super) fn finish(
+        &mut self,
+        token: Option<Token>,
+        slot: Arc<Slot<T>>,
+        outcome: Outcome,
+        take: bool,
+        fx: &mut Effects<T>,
+    ) -> Option<T> {
+        let flight = token.and_then(|token| self.settle(token));
+        let Some((ci, flight)) = flight else {
+            return self.release_or_take(slot, take, fx);
+        };
+        // The window's clone stands for the message from here on.
+        drop(slot);
+        let c = self.consumer(ci);
+        match outcome {
+            Outcome::Ack => {
+                c.stats.acked += 1;
+                if self.strategy == Strategy::Adaptive {
+                    let now = self.now_ns();
+                    self.consumer(ci)
+                        .observe(now.saturating_sub(flight.sent_at), now);
+                    self.adapt_limits();
+                }
+                self.totals.acked += 1;
+                return self.release_or_take(flight.slot, take, fx);
+            }
+            Outcome::Nack(Requeue::No) => {
+                c.stats.nacked += 1;
+                self.totals.nacked += 1;
+                self.dead_letter(Some(ci), flight.slot, fx);
+            }
+            Outcome::Nack(Requeue::Yes) | Outcome::Dropped => {
+                c.stats.nacked += 1;
+                self.totals.nacked += 1;
+                if flight.attempt >= self.max_attempts {
+                    self.dead_letter(Some(ci), flight.slot, fx);
+                } else {
+                    let entry = Entry {
+                        slot: flight.slot,
+                        attempt: flight.attempt,
+                    };
+                    if self.broadcast() {
+                        self.consumer(ci).redo.push_front(entry);
+                    } else {
+                        self.backlog.push_front(entry);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes the live window entry `token` names out of its window.
+    fn settle(&mut self, token: Token) -> Option<(usize, InFlight<T>)> {
+        let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+            return None;
+        };
+        let entry = c.window.get_mut(token.window)?;
+        if entry.as_ref().is_none_or(|f| f.tag != token.tag) {
+            return None;
+        }
+        let flight = entry.take()?;
+        c.free.push(token.window);
+        c.unacked -= 1;
+        self.in_flight -= 1;
+        Some((token.consumer, flight))
+    }
+
+    fn release_or_take(
+        &mut self,
+        slot: Arc<Slot<T>>,
+        take: bool,
+        fx: &mut Effects<T>,
+    ) -> Option<T> {
+        if take {
+            self.release_take(slot)
+        } else {
+            self.release(slot, fx);
+            None
+        }
+    }
+
+    /// Hands a slot clone back. If it was the last one, the message is
+    /// dropped (after the lock, through `fx`) or, if it was marked for the
+    /// dead-letter mailbox, sent there; the slot goes back to the pool.
+    pub(super) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
+        if let Some(msg) = self.release_take(slot) {
+            fx.bury(msg);
+        }
+    }
+
+    /// [`release`](Self::release), but the message of a last clone is
+    /// returned instead of dropped.
+    pub(super) fn release_take(&mut self, mut slot: Arc<Slot<T>>) -> Option<T> {
+        let s = Arc::get_mut(&mut slot)?;
+        let msg = s.msg.take();
+        let dead = s.dead.swap(false, Ordering::Relaxed);
+        self.pool.push(slot);
+        let msg = msg?;
+        if dead {
+            self.send_dead(None, msg).err()
+        } else {
+            Some(msg)
+        }
+    }
+
+    /// Sends a message to the dead-letter mailbox now if no one else holds
+    /// it, else marks it for the last holder to send.
+    fn dead_letter(&mut self, ci: Option<usize>, mut slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
+        let Some(s) = Arc::get_mut(&mut slot) else {
+            if slot.dead.swap(true, Ordering::Relaxed) {
+                // Already marked by another holder (a broadcast copy): one
+                // message can be dead-lettered once.
+                self.count_dropped(ci);
+            }
+            return;
+        };
+        let msg = s.msg.take();
+        self.pool.push(slot);
+        if let Some(msg) = msg {
+            if let Err(msg) = self.send_dead(ci, msg) {
+                fx.bury(msg);
+            }
+        }
+    }
+
+    /// Offers `msg` to the dead-letter mailbox without waiting; hands it
+    /// back if there is none or it is full or closed (counted as dropped).
+    fn send_dead(&mut self, ci: Option<usize>, msg: T) -> Result<(), T> {
+        let result = match &self.dead_letter {
+            Some(tx) => tx.try_send(msg).map_err(|err| err.into_inner()),
+            None => Err(msg),
+        };
+        if result.is_ok() {
+            self.totals.dead_lettered += 1;
+            if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
+                c.stats.dead_lettered += 1;
+            }
+        } else {
+            self.count_dropped(ci);
+        }
+        result
+    }
+
+    fn count_dropped(&mut self, ci: Option<usize>) {
+        self.totals.dropped += 1;
+        if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
+            c.stats.dropped += 1;
+        }
+    }
+
+    // ----- stats ------------------------------------------------------
+
+    pub(super) fn stats(&self) -> Stats {
+        let mut by_sub: Vec<&ConsumerState<T>> = self
+            .order
+            .iter()
+            .filter_map(|&ci| self.consumers[ci].as_ref())
+            .collect();
+        by_sub.sort_by_key(|c| c.id);
+        let tail = self.log_base + self.backlog.len() as u64;
+        let broadcast = self.broadcast();
+        Stats {
+            published: self.published,
+            delivered: self.totals.delivered,
+            acked: self.totals.acked,
+            nacked: self.totals.nacked,
+            redelivered: self.totals.redelivered,
+            dead_lettered: self.totals.dead_lettered,
+            dropped: self.totals.dropped,
+            backlog: self.backlog.len(),
+            in_flight: self.in_flight,
+            consumers: by_sub
+                .into_iter()
+                .map(|c| ConsumerStats {
+                    id: c.id,
+                    prefetch: c.prefetch,
+                    weight: c.weight,
+                    priority: c.priority,
+                    delivered: c.stats.delivered,
+                    acked: c.stats.acked,
+                    nacked: c.stats.nacked,
+                    redelivered: c.stats.redelivered,
+                    dead_lettered: c.stats.dead_lettered,
+                    dropped: c.stats.dropped,
+                    backlog: if broadcast {
+                        (tail - c.cursor) as usize + c.redo.len()
+                    } else {
+                        0
+                    },
+                    in_flight: c.unacked,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Choosing the consumer for the next message (every strategy but
+//! Broadcast, which gives every consumer a copy).
+//!
+//! Only consumers with free prefetch credit are candidates, and only those
+//! of the highest priority among them. `Core::order` keeps consumers sorted
+//! by priority, so that group is one contiguous run of it.
+//!
+//! - Round robin: the candidate picked least recently (each pick stamps a
+//!   turn), so candidates take turns and one skipped for want of credit is
+//!   first when it has credit again.
+//! - Least loaded: the lowest `unacked / prefetch`, ties by turn.
+//! - Weighted: smooth weighted round-robin (nginx's): each candidate adds
+//!   its weight to its current value, the largest current wins and loses
+//!   the sum of the candidates' weights. Over a cycle of that sum, each gets
+//!   exactly its weight, interleaved rather than in bursts.
+//! - Adaptive: the same with weights `weight * mean / latency`, latency being the
+//!   consumer's peak-EWMA of its service time, `recv` to ack (Finagle's and
+//!   Linkerd's load metric); see also `adapt_limits`, which scales each
+//!   consumer's window by its speed: a sample above the average replaces it at once, one
+//!   below decays into it with time constant [`DECAY`]. A consumer without
+//!   a sample yet counts with the group's mean. Dividing by the mean keeps
+//!   the weights on one scale, so SWRR's state stays meaningful as
+//!   latencies move.
+
+use super::{ConsumerState, Core};
+use crate::dispatch::Strategy;
+use std::time::Duration;
+
+/// Time constant of the adaptive strategy's latency average.
+pub(in crate::dispatch) const DECAY: Duration = Duration::from_millis(100);
+
+/// Scale of adaptive weights: `weight * SCALE * mean_latency / latency`.
+const SCALE: f64 = 1024.0;
+
+impl<T> ConsumerState<T> {
+    /// Records one assignment-to-ack latency sample at time `now` (ns).
+    pub(super) fn observe(&mut self, rtt_ns: u64, now: u64) {
+        let rtt = (rtt_ns as f64).max(1.0);
+        if self.ewma_ns == 0.0 || rtt > self.ewma_ns {
+            self.ewma_ns = rtt;
+        } else {
+            let dt = now.saturating_sub(self.ewma_at) as f64;
+            let keep = (-dt / DECAY.as_nanos() as f64).exp();
+            self.ewma_ns = self.ewma_ns * keep + rtt * (1.0 - keep);
+        }
+        self.ewma_at = now;
+    }
+}
+
+impl<T> Core<T> {
+    /// Adaptive: grants each consumer a window in proportion to its speed,
+    /// `ceil(prefetch * fastest_latency / latency)`, at least 1. Under a
+    /// backlog every window refills as soon as it has room, so the windows'
+    /// sizes, not the picks, decide the shares; a slow consumer holding
+    /// fewer messages also delays fewer of them.
+    pub(super) fn adapt_limits(&mut self) {
+        let fastest = self
+            .consumers
+            .iter()
+            .flatten()
+            .map(|c| c.ewma_ns)
+            .filter(|&l| l > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        for c in self.consumers.iter_mut().flatten() {
+            c.limit = if c.ewma_ns > 0.0 && fastest.is_finite() {
+                let share = (c.prefetch as f64 * fastest / c.ewma_ns).ceil();
+                (share as usize).clamp(1, c.prefetch)
+            } else {
+                c.prefetch
+            };
+        }
+    }
+
+    /// The consumer for the next message, or `None` if no one has credit.
+    pub(super) fn pick(&mut self) -> Option<usize> {
+        let consumers = &mut self.consumers;
+        let state = |ci: usize| match &consumers[ci] {
+            Some(c) => c,
+            None => unreachable!("dispatch: ordered consumer is vacant"),
+        };
+        let first = self.order.iter().position(|&ci| state(ci).has_credit())?;
+        let priority = state(self.order[first]).priority;
+        let len = self.order[first..]
+            .iter()
+            .take_while(|&&ci| state(ci).priority == priority)
+            .count();
+        let group = &self.order[first..first + len];
+        let chosen = match self.strategy {
+            Strategy::RoundRobin | Strategy::Broadcast => least_recent(consumers, group),
+            Strategy::LeastLoaded => least_loaded(consumers, group),
+            Strategy::Weighted => swrr(consumers, group, |c| i64::from(c.weight)),
+            Strategy::Adaptive => {
+                let (sum, known) = group
+                    .iter()
+                    .filter_map(|&ci| consumers[ci].as_ref())
+                    .filter(|c| c.ewma_ns > 0.0)
+                    .fold((0.0, 0u32), |(sum, n), c| (sum + c.ewma_ns, n + 1));
+                let mean = if known == 0 {
+                    1.0
+                } else {
+                    sum / f64::from(known)
+                };
+                // Relative to the group's mean latency, so the weights keep
+                // one scale whatever the latencies (a jump of scale would
+                // leave SWRR's current values far off for a long time).
+                swrr(consumers, group, |c| {
+                    let latency = if c.ewma_ns > 0.0 { c.ewma_ns } else { mean };
+                    (f64::from(c.weight) * SCALE * mean / latency).clamp(1.0, 1e12) as i64
+                })
+            }
+        };
+        self.turn += 1;
+        if let Some(c) = consumers[chosen].as_mut() {
+            c.turn = self.turn;
+        }
+        Some(chosen)
+    }
+}
+
+fn candidates<'a, T>(
+    consumers: &'a [Option<ConsumerState<T>>],
+    group: &'a [usize],
+) -> impl Iterator<Item = (usize, &'a ConsumerState<T>)> + 'a {
+    group.iter().filter_map(move |&ci| {
+        consumers[ci]
+            .as_ref()
+            .filter(|c| c.has_credit())
+            .map(|c| (ci, c))
+    })
+}
+
+fn least_recent<T>(consumers: &[Option<ConsumerState<T>>], group: &[usize]) -> usize {
+    candidates(consumers, group)
+        .min_by_key(|(_, c)| c.turn)
+        .map_or(group[0], |(ci, _)| ci)
+}
+
+fn least_loaded<T>(consumers: &[Option<ConsumerState<T>>], group: &[usize]) -> usize {
+    let mut best: Option<(usize, &ConsumerState<T>)> = None;
+    for (ci, c) in candidates(consumers, group) {
+        let better = match best {
+            None => true,
+            Some((_, b)) => {
+                // c.unacked / c.prefetch vs b.unacked / b.prefetch
+                let lhs = c.unacked as u128 * b.prefetch as u128;
+                let rhs = b.unacked as u128 * c.prefetch as u128;
+                lhs < rhs || (lhs == rhs && c.turn < b.turn)
+            }
+        };
+        if better {
+            best = Some((ci, c));
+        }
+    }
+    best.map_or(group[0], |(ci, _)| ci)
+}
+
+fn swrr<T>(
+    consumers: &mut [Option<ConsumerState<T>>],
+    group: &[usize],
+    weight: impl Fn(&ConsumerState<T>) -> i64,
+) -> usize {
+    let mut total: i64 = 0;
+    let mut best: Option<(usize, i64)> = None;
+    for &ci in group {
+        let Some(c) = consumers[ci].as_mut().filter(|c| c.has_credit()) else {
+            continue;
+        };
+        let w = weight(c);
+        c.current = c.current.saturating_add(w);
+        total = total.saturating_add(w);
+        if best.is_none_or(|(_, cur)| c.current > cur) {
+            best = Some((ci, c.current));
+        }
+    }
+    let chosen = best.map_or(group[0], |(ci, _)| ci);
+    if let Some(c) = consumers[chosen].as_mut() {
+        c.current = c.current.saturating_sub(total);
+    }
+    chosen
+}
