@@ -90,6 +90,18 @@ impl<T> Future for Publish<'_, T> {
     }
 }
 
+/// A timed publish gives its message back when the deadline passes; the
+/// drop that follows leaves the wait queue and passes on any room granted.
+impl<T> crate::timeout::Abandon for Publish<'_, T> {
+    type Residue = T;
+
+    fn abandon(mut self: Pin<&mut Self>) -> T {
+        self.msg
+            .take()
+            .expect("a pending publish holds its message")
+    }
+}
+
 impl<T> Drop for Publish<'_, T> {
     fn drop(&mut self) {
         if let State::Waiting(key) = self.state {
