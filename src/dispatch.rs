@@ -82,12 +82,16 @@ mod consumer;
 mod core;
 mod error;
 mod publish;
+mod rate_limit;
 mod stats;
+mod timeout;
 
 pub use self::consumer::{Consumer, Delivery, Recv};
 pub use self::error::{PublishError, TryPublishError, TryRecvError};
 pub use self::publish::Publish;
+pub use self::rate_limit::RateLimitedPublisher;
 pub use self::stats::{ConsumerStats, Stats};
+pub use self::timeout::{PublishTimeout, PublishTimeoutError, RecvTimeout, RecvTimeoutError};
 
 use self::core::{ClockFn, Config, Core, Effects, Sink};
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
