@@ -1,52 +1,47 @@
-//! A producer limited to N messages per second feeding a worker, whose
-//! window of unacknowledged messages is a `CreditSemaphore`: time-based
-//! flow control (the rate) and count-based flow control (the credit)
-//! together. Runs the same pipeline on tokio, then on smol.
+//! A producer limited to N messages per second feeding the dispatcher,
+//! whose worker holds at most a prefetch window of unacknowledged
+//! deliveries: time-based flow control (the rate) and count-based flow
+//! control (the prefetch credit) together. Runs the same pipeline on tokio,
+//! then on smol.
 //!
 //! Run: `cargo run --example rate_limit --features tokio,smol`
-//!
-//! (Until the dispatcher lands on this branch the worker is fed through a
-//! plain channel; with it, the producer becomes a rate-limited
-//! `Publisher` and the worker a `Consumer` with `prefetch(4)`.)
 
-use flowgate::credit::CreditSemaphore;
+use flowgate::dispatch::{Dispatcher, Subscription};
 use flowgate::rate::{Quota, RateLimiter};
-use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const RATE: u32 = 50; // messages per second
 const MESSAGES: u32 = 25;
-const WINDOW: usize = 4; // messages in flight to the worker at most
+const PREFETCH: usize = 4; // unacked deliveries held by the worker at most
 
-/// Produces `MESSAGES` at `RATE`/s into a worker with a credit window;
+/// Publishes `MESSAGES` at `RATE`/s into a dispatcher with one worker;
 /// returns how long it took. Runtime-agnostic: the limiter's plain form
 /// picks tokio's timer inside tokio and async-io's elsewhere.
 async fn pipeline() -> Duration {
-    let limiter = RateLimiter::new(Quota::per_second(RATE).burst(1));
-    let credits = Arc::new(CreditSemaphore::new(WINDOW));
-    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let limiter = Arc::new(RateLimiter::new(Quota::per_second(RATE).burst(1)));
+    let queue = Dispatcher::<u32>::builder().capacity(8).build();
+    let mut worker = queue.subscribe(Subscription::prefetch(PREFETCH));
+    let publisher = queue.publisher().with_rate_limit(limiter);
+    drop(queue); // the worker's loop ends once the publisher is gone
 
     let producer = async move {
         for n in 0..MESSAGES {
-            limiter.until_ready().await; // the rate
-            let credit = Arc::clone(&credits).acquire_owned(1).await.unwrap(); // the window
-            tx.unbounded_send((n, credit)).unwrap();
+            publisher.publish(n).await.expect("dispatcher open");
         }
-        // `tx` drops here: the worker's loop ends.
     };
-    let worker = async move {
+    let consumer = async move {
         let mut handled = 0;
-        while let Some((n, credit)) = rx.next().await {
-            assert_eq!(n, handled);
+        while let Some(delivery) = worker.recv().await {
+            assert_eq!(*delivery, handled);
             handled += 1;
-            drop(credit); // done: one more message may be in flight
+            delivery.ack();
         }
         handled
     };
 
     let start = Instant::now();
-    let ((), handled) = futures::join!(producer, worker);
+    let ((), handled) = futures::join!(producer, consumer);
     assert_eq!(handled, MESSAGES);
     start.elapsed()
 }
