@@ -1,55 +1,17 @@
 //! Behaviour of `flowgate::credit::CreditSemaphore`: every method, FIFO
 //! order, partial hand-off, cancellation, close, shrink, bad input.
 
+mod support;
+
 use flowgate::credit::{
     Acquire, AcquireError, AcquireOwned, CreditSemaphore, Credits, OwnedCredits, TryAcquireError,
 };
 use futures::FutureExt;
 use futures::executor::block_on;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
-
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct CountWaker(AtomicUsize);
-
-impl Wake for CountWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counter() -> (Arc<CountWaker>, Waker) {
-    let count = Arc::new(CountWaker::default());
-    let waker = Waker::from(Arc::clone(&count));
-    (count, waker)
-}
-
-fn wakes(count: &CountWaker) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
-
-/// Polls a future that must be pending and returns its counting waker.
-fn pend<F: Future + Unpin>(fut: &mut F) -> Arc<CountWaker> {
-    let (count, waker) = counter();
-    assert!(poll_with(fut, &waker).is_pending(), "expected Pending");
-    count
-}
-
-fn ready<F: Future + Unpin>(fut: &mut F) -> F::Output {
-    let (_, waker) = counter();
-    match poll_with(fut, &waker) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("expected Ready"),
-    }
-}
+use std::task::Poll;
+use support::{counting, pend, poll_with, ready, wakes};
 
 #[test]
 fn new_and_available() {
@@ -585,7 +547,7 @@ fn many_threads_with_cancellation_conserve_credit() {
         .map(|t| {
             let sem = Arc::clone(&sem);
             std::thread::spawn(move || {
-                let (_, waker) = counter();
+                let (_, waker) = counting();
                 for round in 0..if cfg!(miri) { 30 } else { 3_000 } {
                     let mut fut = sem.acquire(1 + (t + round) % 3);
                     match poll_with(&mut fut, &waker) {

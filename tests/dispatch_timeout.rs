@@ -3,6 +3,7 @@
 //! executor of the build.
 
 mod runtime_matrix;
+mod support;
 
 use flowgate::dispatch::{
     Dispatcher, PublishTimeoutError, RateLimitedPublisher, RecvTimeoutError, Subscription,
@@ -10,32 +11,12 @@ use flowgate::dispatch::{
 use flowgate::rate::{Quota, RateLimiter};
 use flowgate::runtime::{ManualClock, ManualSleep};
 use futures::FutureExt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::Duration;
+use support::{counting, poll_with};
 
 const SEC: Duration = Duration::from_secs(1);
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count::default());
-    (Arc::clone(&count), Waker::from(count))
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 #[test]
 fn publish_times_out_and_hands_the_message_back() {
@@ -66,7 +47,7 @@ fn publish_succeeds_when_room_frees_before_the_deadline() {
     let (woken, waker) = counting();
     assert!(poll_with(&mut publish, &waker).is_pending());
     let mut consumer = queue.subscribe(Subscription::prefetch(1)); // takes 1 from the backlog
-    assert!(woken.0.load(Ordering::SeqCst) >= 1);
+    assert!(woken.get() >= 1);
     assert!(matches!(
         poll_with(&mut publish, &waker),
         Poll::Ready(Ok(()))
@@ -101,7 +82,7 @@ fn pending_publish_timeout_dropped_passes_room_on() {
     assert!(poll_with(&mut second, &waker).is_pending());
     drop(first);
     let mut consumer = queue.subscribe(Subscription::prefetch(1));
-    assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+    assert_eq!(woken.get(), 1);
     assert!(matches!(
         poll_with(&mut second, &waker),
         Poll::Ready(Ok(()))
@@ -147,7 +128,7 @@ fn recv_timeout_cancelled_keeps_the_delivery_assigned() {
         let (woken, waker) = counting();
         assert!(poll_with(&mut recv, &waker).is_pending());
         queue.publisher().try_publish(8).unwrap();
-        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert_eq!(woken.get(), 1);
         // notified, then dropped before it is polled again
     }
     let delivery = consumer.try_recv().unwrap();

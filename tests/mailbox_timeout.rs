@@ -3,40 +3,19 @@
 //! the four cancellation tests, and the plain forms on every executor.
 
 mod runtime_matrix;
+mod support;
 
 use flowgate::mailbox::{self, Overflow, RecvTimeoutError, SendTimeoutError};
 use flowgate::runtime::{ManualClock, Timer};
 use futures::FutureExt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use support::{counting, poll_with, wakes};
 
 const SEC: Duration = Duration::from_secs(1);
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count::default());
-    (Arc::clone(&count), Waker::from(count))
-}
-
-fn wakes(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 #[test]
 fn send_times_out_and_hands_the_message_back() {

@@ -3,19 +3,18 @@
 //! async body runs on every executor of the matrix.
 
 mod runtime_matrix;
+mod support;
 
 use flowgate::rate::{
     CheckNError, InsufficientCapacity, ManualClock, NotUntil, Quota, RateLimited, RateLimiter,
 };
-use futures::task::{ArcWake, waker};
 use futures::{FutureExt, Stream, StreamExt, poll};
 use runtime_matrix::each_executor;
-use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
+use support::{counting, poll_pin as poll_with, wakes};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -23,29 +22,6 @@ fn limiter(quota: Quota) -> (ManualClock, Arc<RateLimiter<ManualClock>>) {
     let clock = ManualClock::new();
     let limiter = Arc::new(RateLimiter::with_clock(quota, clock.clone()));
     (clock, limiter)
-}
-
-/// A waker that counts its wakes.
-struct Count(AtomicUsize);
-
-impl ArcWake for Count {
-    fn wake_by_ref(this: &Arc<Self>) {
-        this.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    let w = waker(Arc::clone(&count));
-    (count, w)
-}
-
-fn wakes(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll_with<F: Future>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(w))
 }
 
 #[test]

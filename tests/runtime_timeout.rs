@@ -3,38 +3,20 @@
 //! cancellation tests. Each async body runs on every executor of the matrix.
 
 mod runtime_matrix;
+mod support;
 
 use flowgate::credit::{AcquireTimeoutError, CreditSemaphore};
 use flowgate::runtime::{ManualClock, Timer};
-use futures::task::{ArcWake, waker};
 use futures::{FutureExt, poll};
 use runtime_matrix::each_executor;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use support::{counting, poll_pin as poll_with};
 
 const SEC: Duration = Duration::from_secs(1);
-
-struct Count(AtomicUsize);
-
-impl ArcWake for Count {
-    fn wake_by_ref(this: &Arc<Self>) {
-        this.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    let w = waker(Arc::clone(&count));
-    (count, w)
-}
-
-fn poll_with<F: Future>(fut: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(w))
-}
 
 #[test]
 fn times_out_holding_nothing() {
@@ -162,7 +144,7 @@ fn credit_landing_as_the_deadline_fires_goes_to_the_next_waiter_once() {
         result,
         Poll::Ready(Err(AcquireTimeoutError::Timeout))
     ));
-    assert_eq!(next_wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(next_wakes.get(), 1);
     let held = poll_with(next.as_mut(), &next_w);
     assert!(matches!(held, Poll::Ready(Ok(ref c)) if c.count() == 1));
     assert_eq!(sem.available(), 0);
@@ -183,14 +165,14 @@ fn credit_granted_to_timed_out_head_passes_to_next_waiter() {
     // Credit for the head arrives, and its deadline fires, before it runs.
     sem.add_credits(1); // partial: 1 of 2 assigned to the head
     clock.advance(SEC);
-    assert_eq!(timed_wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(timed_wakes.get(), 1);
     // The op is polled first: still 1 short, Pending; then the sleep fires.
     assert!(matches!(
         poll_with(timed.as_mut(), &timed_w),
         Poll::Ready(Err(AcquireTimeoutError::Timeout))
     ));
     // The partial credit went to the next waiter, who was woken.
-    assert_eq!(next_wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(next_wakes.get(), 1);
     let held = match poll_with(next.as_mut(), &next_w) {
         Poll::Ready(Ok(held)) => held,
         other => panic!("{other:?}"),
@@ -271,7 +253,7 @@ fn cancel_pending_wakes_next_waiter_with_partial_credit() {
     let mut next = Box::pin(sem.acquire_timeout_with(&clock, 1, SEC));
     assert!(poll_with(next.as_mut(), &next_w).is_pending());
     drop(first); // held 1 of 3: refunded to `next`
-    assert_eq!(next_wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(next_wakes.get(), 1);
     assert!(matches!(
         poll_with(next.as_mut(), &next_w),
         Poll::Ready(Ok(_))
@@ -291,7 +273,7 @@ fn cancel_after_granted_passes_credit_on() {
     assert!(poll_with(next.as_mut(), &next_w).is_pending());
     sem.add_credits(1); // granted to `first`, which is notified...
     drop(first); // ... and dropped before it is polled again
-    assert_eq!(next_wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(next_wakes.get(), 1);
     assert!(matches!(
         poll_with(next.as_mut(), &next_w),
         Poll::Ready(Ok(_))
@@ -314,8 +296,8 @@ fn repoll_with_new_waker_wakes_only_it() {
         } else {
             sem.add_credits(1);
         }
-        assert_eq!(old.0.load(Ordering::SeqCst), 0);
-        assert_eq!(new.0.load(Ordering::SeqCst), 1);
+        assert_eq!(old.get(), 0);
+        assert_eq!(new.get(), 1);
         let result = poll_with(acquire.as_mut(), &new_w);
         assert_eq!(result.map(|r| r.is_ok()), Poll::Ready(!by_timeout));
     }
