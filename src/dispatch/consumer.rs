@@ -7,7 +7,7 @@ use core::fmt;
 use core::future::Future;
 use core::ops::Deref;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, ready};
 use futures_core::Stream;
 
 /// Receives the deliveries a [`Dispatcher`](super::Dispatcher) assigns to
@@ -131,7 +131,15 @@ impl<T> Consumer<T> {
     /// delivery.ack();
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
-        self.poll(Some(cx))
+        // Spend the task's cooperative budget (tokio feature), so a loop
+        // over an always-ready consumer still lets other tasks run; the
+        // unit is given back if this poll ends `Pending`.
+        let budget = ready!(crate::coop::poll_proceed(cx));
+        let poll = self.poll(Some(cx));
+        if poll.is_ready() {
+            budget.made_progress();
+        }
+        poll
     }
 
     fn poll(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Option<Delivery<T>>> {
