@@ -451,6 +451,12 @@ impl<T> Shared<T> {
         out
     }
 
+    /// Runs `f` under the lock, for operations that make nothing
+    /// assignable and wake no one.
+    fn locked<R>(&self, f: impl FnOnce(&mut Core<T>) -> R) -> R {
+        f(&mut self.core.lock())
+    }
+
     fn add_handle(&self) {
         self.handles.fetch_add(1, Ordering::Relaxed);
     }
@@ -550,7 +556,7 @@ impl<T> Dispatcher<T> {
     /// ```
     pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
         let (key, id) = self.shared.run(|core, _| core.subscribe(&subscription));
-        Consumer::new(Arc::clone(&self.shared), key, id)
+        Consumer::new(Arc::clone(&self.shared), key, id, &subscription)
     }
 
     /// Closes the dispatcher: publishing fails from now on (waiting

@@ -637,44 +637,29 @@ impl<T> Core<T> {
 
     /// `recv`'s core: the next delivery assigned to `ci`, `None` once
     /// drained, or `Pending` with `waker` stored.
+    ///
+    /// When batching is allowed (not auto-ack, not Adaptive), every other
+    /// delivery ready for `ci` is moved to `more` as well, marked received,
+    /// so that the consumer's next `recv`s need no lock: the caller keeps
+    /// them in order and, if it is dropped first, hands them back with
+    /// [`unreceive`](Self::unreceive) before unsubscribing. Auto-ack
+    /// deliveries are settled by `recv` (taking several would free credit
+    /// early) and Adaptive times each one from its own `recv`, so those go
+    /// one at a time.
     pub(super) fn poll_recv(
         &mut self,
         ci: usize,
         waker: Option<&Waker>,
+        more: &mut VecDeque<Received<T>>,
     ) -> Poll<Option<Received<T>>> {
-        let adaptive = self.strategy == Strategy::Adaptive;
-        let now = if adaptive { self.now_ns() } else { 0 };
-        let c = self.consumer(ci);
-        if let Some(at) = c.ready.pop_front() {
-            if c.auto_ack {
-                let Some(flight) = c.window[at].take() else {
-                    unreachable!("dispatch: ready entry is vacant")
-                };
-                c.free.push(at);
-                c.unacked -= 1;
-                c.stats.acked += 1;
-                self.in_flight -= 1;
-                self.totals.acked += 1;
-                return Poll::Ready(Some(Received {
-                    slot: flight.slot,
-                    token: None,
-                    attempt: flight.attempt,
-                }));
+        if let Some(first) = self.take_ready(ci) {
+            let c = self.consumer(ci);
+            if !c.auto_ack && self.strategy != Strategy::Adaptive {
+                while let Some(next) = self.take_ready(ci) {
+                    more.push_back(next);
+                }
             }
-            let Some(flight) = c.window[at].as_mut() else {
-                unreachable!("dispatch: ready entry is vacant")
-            };
-            flight.received = true;
-            flight.sent_at = now;
-            return Poll::Ready(Some(Received {
-                slot: Arc::clone(&flight.slot),
-                token: Some(Token {
-                    consumer: ci,
-                    window: at,
-                    tag: flight.tag,
-                }),
-                attempt: flight.attempt,
-            }));
+            return Poll::Ready(Some(first));
         }
         if self.drained(ci) {
             return Poll::Ready(None);
@@ -687,6 +672,60 @@ impl<T> Core<T> {
             }
         }
         Poll::Pending
+    }
+
+    /// Hands out the oldest delivery ready for `ci`, if any.
+    fn take_ready(&mut self, ci: usize) -> Option<Received<T>> {
+        let adaptive = self.strategy == Strategy::Adaptive;
+        let now = if adaptive { self.now_ns() } else { 0 };
+        let c = self.consumer(ci);
+        let at = c.ready.pop_front()?;
+        if c.auto_ack {
+            let Some(flight) = c.window[at].take() else {
+                unreachable!("dispatch: ready entry is vacant")
+            };
+            c.free.push(at);
+            c.unacked -= 1;
+            c.stats.acked += 1;
+            self.in_flight -= 1;
+            self.totals.acked += 1;
+            return Some(Received {
+                slot: flight.slot,
+                token: None,
+                attempt: flight.attempt,
+            });
+        }
+        let Some(flight) = c.window[at].as_mut() else {
+            unreachable!("dispatch: ready entry is vacant")
+        };
+        flight.received = true;
+        flight.sent_at = now;
+        Some(Received {
+            slot: Arc::clone(&flight.slot),
+            token: Some(Token {
+                consumer: ci,
+                window: at,
+                tag: flight.tag,
+            }),
+            attempt: flight.attempt,
+        })
+    }
+
+    /// A delivery that `poll_recv` moved to its consumer's buffer was never
+    /// handed to the application (its consumer is being dropped): it counts
+    /// as not received, so its requeue does not spend an attempt. Its slot
+    /// clone is handed back through `fx`.
+    pub(super) fn unreceive(&mut self, received: Received<T>, fx: &mut Effects<T>) {
+        if let Some(token) = received.token {
+            if let Some(Some(c)) = self.consumers.get_mut(token.consumer) {
+                if let Some(Some(flight)) = c.window.get_mut(token.window) {
+                    if flight.tag == token.tag {
+                        flight.received = false;
+                    }
+                }
+            }
+        }
+        self.release(received.slot, fx);
     }
 
     /// A pending `recv` was dropped.
