@@ -72,10 +72,12 @@
 //!
 //! # Locking
 //!
-//! The queue state sits behind one mutex, taken once per publish, recv and
-//! ack for a few queue operations and a scan of the consumers, as a RabbitMQ
+//! The queue state sits behind one mutex, taken once per publish and ack
+//! for a few queue operations and a scan of the consumers, as a RabbitMQ
 //! queue is serialised by one process; wakers are woken after it is
-//! released. Steady-state publish → recv → ack allocates nothing: messages
+//! released. A `recv` takes every delivery ready for its consumer under
+//! one lock, and the next `recv`s hand them out without it (auto-ack and
+//! Adaptive consumers take one at a time). Steady-state publish → recv → ack allocates nothing: messages
 //! live in pooled slots, and queues and windows keep their capacity.
 
 mod consumer;
