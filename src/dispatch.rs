@@ -76,8 +76,8 @@
 //! for a few queue operations and a scan of the consumers, as a RabbitMQ
 //! queue is serialised by one process; wakers are woken after it is
 //! released. A `recv` takes every delivery ready for its consumer under
-//! one lock, and the next `recv`s hand them out without it (auto-ack and
-//! Adaptive consumers take one at a time). Steady-state publish → recv → ack allocates nothing: messages
+//! one lock, and the next `recv`s hand them out without it (auto-ack
+//! consumers take one at a time). Steady-state publish → recv → ack allocates nothing: messages
 //! live in pooled slots, and queues and windows keep their capacity.
 
 mod consumer;
@@ -129,8 +129,8 @@ pub enum Strategy {
     /// prefetch; ties in turn.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's peak-EWMA of its service time (from `recv` to ack;
-    /// a slower sample counts at once, a faster one decays in with time
+    /// each consumer's peak-EWMA of its service time (from `recv`, or from
+    /// its previous ack if later, to ack; a slower sample counts at once, a faster one decays in with time
     /// constant 100 ms). Each consumer's prefetch window is also scaled by
     /// its speed relative to the fastest (at least 1), so under a backlog a
     /// consumer four times slower holds a quarter of the messages. A
