@@ -8,8 +8,13 @@
 //! consumer 0 doing 4x the work of the others, its share of the messages
 //! (ideal 1/13 = 7.7%; target <= 10% under LeastLoaded and Adaptive).
 //!
-//! `cargo bench --bench dispatch` (`DISPATCH_BENCH_MESSAGES=N` to change
-//! the message count). Best of 3 runs per cell.
+//! `cargo bench --features tokio --bench dispatch`
+//! (`DISPATCH_BENCH_MESSAGES=N` to change the message count,
+//! `DISPATCH_BENCH_ONLY=flowgate` to run only rows whose name contains it).
+//! Best of 3 runs per cell. Each scenario publishes the same number of
+//! messages to every queue; every one is received (and, by flowgate,
+//! acked) exactly once, which each run asserts. Work is per message, the
+//! same for every peer, and counts are per consumer over the whole run.
 
 use flowgate::dispatch::{Dispatcher, Strategy, Subscription};
 use std::future::Future;
@@ -188,65 +193,71 @@ fn jain(counts: &[u64]) -> f64 {
     sum * sum / (counts.len() as f64 * squares)
 }
 
+/// Whether the row named `name` runs (`DISPATCH_BENCH_ONLY` filter).
+fn selected(name: &str) -> bool {
+    std::env::var("DISPATCH_BENCH_ONLY").map_or(true, |only| name.contains(&only))
+}
+
+/// One scenario: every queue and flowgate strategy on the same `messages`
+/// with the same per-consumer work; prints ns/msg, the ratio to
+/// async-channel, Jain's index and consumer 0's share.
+fn scenario(messages: u64, units: [u32; CONSUMERS]) {
+    println!(
+        "  {:<24} {:>8} {:>7} {:>7} {:>7}  per consumer",
+        "queue", "ns/msg", "vs a-c", "Jain", "share0"
+    );
+    let mut base = None;
+    let mut row = |name: &str, (ns, counts): (f64, Vec<u64>)| {
+        let base = *base.get_or_insert(ns);
+        let share = 100.0 * counts[0] as f64 / counts.iter().sum::<u64>() as f64;
+        println!(
+            "  {name:<24} {ns:>8.1} {:>6.2}x {:>7.4} {share:>6.1}%  {counts:?}",
+            ns / base,
+            jain(&counts),
+        );
+    };
+    // async-channel always runs: it is the baseline of the ratios.
+    row(
+        "async-channel",
+        best_of_3::<AsyncChannel>(messages, Strategy::RoundRobin, units),
+    );
+    if selected("flume") {
+        row(
+            "flume",
+            best_of_3::<Flume>(messages, Strategy::RoundRobin, units),
+        );
+    }
+    if selected("kanal") {
+        row(
+            "kanal",
+            best_of_3::<Kanal>(messages, Strategy::RoundRobin, units),
+        );
+    }
+    for strategy in [
+        Strategy::RoundRobin,
+        Strategy::Weighted,
+        Strategy::LeastLoaded,
+        Strategy::Adaptive,
+    ] {
+        let name = format!("flowgate {strategy:?}");
+        if selected(&name) {
+            row(&name, best_of_3::<Flowgate>(messages, strategy, units));
+        }
+    }
+}
+
 fn main() {
     let messages: u64 = std::env::var("DISPATCH_BENCH_MESSAGES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(200_000);
-    println!("1 producer, {CONSUMERS} consumers, {messages} messages, tokio 2 workers, best of 3");
-    println!("\nequal consumers (no work):");
-    println!(
-        "  {:<26} {:>9} {:>9} {:>8}",
-        "queue", "ns/msg", "vs a-c", "Jain"
-    );
-    let equal = [0; CONSUMERS];
-    let (base, counts) = best_of_3::<AsyncChannel>(messages, Strategy::RoundRobin, equal);
-    let row = |name: &str, ns: f64, counts: &[u64]| {
-        println!(
-            "  {name:<26} {ns:>9.1} {:>8.2}x {:>8.4}",
-            ns / base,
-            jain(counts)
-        );
-    };
-    row("async-channel", base, &counts);
-    let (ns, counts) = best_of_3::<Flume>(messages, Strategy::RoundRobin, equal);
-    row("flume", ns, &counts);
-    let (ns, counts) = best_of_3::<Kanal>(messages, Strategy::RoundRobin, equal);
-    row("kanal", ns, &counts);
-    for strategy in [
-        Strategy::RoundRobin,
-        Strategy::LeastLoaded,
-        Strategy::Adaptive,
-    ] {
-        let (ns, counts) = best_of_3::<Flowgate>(messages, strategy, equal);
-        row(&format!("flowgate {strategy:?}"), ns, &counts);
-    }
-
+    println!("1 producer, {CONSUMERS} consumers, prefetch {PREFETCH}, tokio 2 workers, best of 3");
+    println!("\nequal consumers, no work, {messages} messages (targets: <= 1.0x, Jain >= 0.999):");
+    scenario(messages, [0; CONSUMERS]);
     let slow_messages = messages / 4;
-    println!("\nconsumer 0 does 4x the work (ideal share 7.7%), {slow_messages} messages:");
-    println!("  {:<26} {:>9} {:>12}", "queue", "ns/msg", "slow share");
-    let slow = [2_000, 500, 500, 500];
-    let share = |counts: &[u64]| 100.0 * counts[0] as f64 / counts.iter().sum::<u64>() as f64;
-    let (ns, counts) = best_of_3::<AsyncChannel>(slow_messages, Strategy::RoundRobin, slow);
     println!(
-        "  {:<26} {ns:>9.1} {:>11.1}%",
-        "async-channel",
-        share(&counts)
+        "\nconsumer 0 does 4x the work of the others, {slow_messages} messages \
+         (ideal share0 7.7%; target <= 10% under LeastLoaded and Adaptive):"
     );
-    let (ns, counts) = best_of_3::<Flume>(slow_messages, Strategy::RoundRobin, slow);
-    println!("  {:<26} {ns:>9.1} {:>11.1}%", "flume", share(&counts));
-    let (ns, counts) = best_of_3::<Kanal>(slow_messages, Strategy::RoundRobin, slow);
-    println!("  {:<26} {ns:>9.1} {:>11.1}%", "kanal", share(&counts));
-    for strategy in [
-        Strategy::RoundRobin,
-        Strategy::LeastLoaded,
-        Strategy::Adaptive,
-    ] {
-        let (ns, counts) = best_of_3::<Flowgate>(slow_messages, strategy, slow);
-        println!(
-            "  {:<26} {ns:>9.1} {:>11.1}%",
-            format!("flowgate {strategy:?}"),
-            share(&counts)
-        );
-    }
+    scenario(slow_messages, [2_000, 500, 500, 500]);
 }

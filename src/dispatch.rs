@@ -72,10 +72,12 @@
 //!
 //! # Locking
 //!
-//! The queue state sits behind one mutex, taken once per publish, recv and
-//! ack for a few queue operations and a scan of the consumers, as a RabbitMQ
+//! The queue state sits behind one mutex, taken once per publish and ack
+//! for a few queue operations and a scan of the consumers, as a RabbitMQ
 //! queue is serialised by one process; wakers are woken after it is
-//! released. Steady-state publish → recv → ack allocates nothing: messages
+//! released. A `recv` takes every delivery ready for its consumer under
+//! one lock, and the next `recv`s hand them out without it (auto-ack
+//! consumers take one at a time). Steady-state publish → recv → ack allocates nothing: messages
 //! live in pooled slots, and queues and windows keep their capacity.
 
 mod consumer;
@@ -131,8 +133,8 @@ pub enum Strategy {
     /// prefetch; ties in turn.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's peak-EWMA of its service time (from `recv` to ack;
-    /// a slower sample counts at once, a faster one decays in with time
+    /// each consumer's peak-EWMA of its service time (from `recv`, or from
+    /// its previous ack if later, to ack; a slower sample counts at once, a faster one decays in with time
     /// constant 100 ms). Each consumer's prefetch window is also scaled by
     /// its speed relative to the fastest (at least 1), so under a backlog a
     /// consumer four times slower holds a quarter of the messages. A
@@ -455,6 +457,12 @@ impl<T> Shared<T> {
         out
     }
 
+    /// Runs `f` under the lock, for operations that make nothing
+    /// assignable and wake no one.
+    fn locked<R>(&self, f: impl FnOnce(&mut Core<T>) -> R) -> R {
+        f(&mut self.core.lock())
+    }
+
     fn add_handle(&self) {
         self.handles.fetch_add(1, Ordering::Relaxed);
     }
@@ -554,7 +562,7 @@ impl<T> Dispatcher<T> {
     /// ```
     pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
         let (key, id) = self.shared.run(|core, _| core.subscribe(&subscription));
-        Consumer::new(Arc::clone(&self.shared), key, id)
+        Consumer::new(Arc::clone(&self.shared), key, id, &subscription)
     }
 
     /// Closes the dispatcher: publishing fails from now on (waiting

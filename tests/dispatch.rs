@@ -574,3 +574,38 @@ fn dead_letter_of_a_message_shared_with_a_stale_delivery_waits_for_it() {
     assert_eq!(dead.try_recv().unwrap(), 3);
     assert_eq!(stats(&queue).dead_lettered, 1);
 }
+
+#[test]
+fn dropping_a_consumer_requeues_what_it_never_handed_out_as_first_deliveries() {
+    // One recv takes every ready delivery from the queue at once; those the
+    // application never saw are requeued unflagged, the one it saw flagged.
+    let queue = Dispatcher::<u32>::new();
+    let mut a = queue.subscribe(Subscription::prefetch(4));
+    let p = queue.publisher();
+    for n in 0..4 {
+        p.try_publish(n).unwrap();
+    }
+    let seen = recv_now(&mut a);
+    assert_eq!((*seen, stats(&queue).in_flight), (0, 4));
+    drop(a);
+    assert_eq!(stats(&queue).backlog, 4);
+    let mut b = queue.subscribe(Subscription::prefetch(4));
+    let got: Vec<_> = (0..4)
+        .map(|_| {
+            let d = recv_now(&mut b);
+            let out = (*d, d.attempt(), d.redelivered());
+            d.ack();
+            out
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(0, 2, true), (1, 1, false), (2, 1, false), (3, 1, false)]
+    );
+    drop(seen); // stale: does nothing
+    let s = stats(&queue);
+    assert_eq!(
+        (s.acked, s.redelivered, s.in_flight, s.backlog),
+        (4, 1, 0, 0)
+    );
+}

@@ -360,3 +360,39 @@ fn broadcast_close_drains_each_consumer() {
     assert_eq!(drain(&mut b), [1, 2]);
     assert!(futures::executor::block_on(b.recv()).is_none());
 }
+
+#[test]
+fn adaptive_times_deliveries_taken_together_from_the_previous_ack() {
+    // One recv takes both of a consumer's deliveries at t = 0. `a` works
+    // through them one after the other (acks at 1 and 2 ms): 1 ms each,
+    // not 1 and 2 ms. `b` finishes both at 3 ms: 3 ms. Weights 3 : 1.
+    let now = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&now);
+    let queue = Dispatcher::<u32>::builder()
+        .capacity(10_000)
+        .strategy(Strategy::Adaptive)
+        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
+        .build();
+    let mut a = queue.subscribe(Subscription::prefetch(10_000));
+    let mut b = queue.subscribe(Subscription::prefetch(10_000));
+    let p = queue.publisher();
+    for n in 0..4 {
+        p.try_publish(n).unwrap();
+    }
+    assert_eq!(delivered(&queue), [2, 2]);
+    let (a1, a2) = (a.try_recv().unwrap(), a.try_recv().unwrap());
+    let (b1, b2) = (b.try_recv().unwrap(), b.try_recv().unwrap());
+    now.store(1, Ordering::Relaxed);
+    a1.ack();
+    now.store(2, Ordering::Relaxed);
+    a2.ack();
+    now.store(3, Ordering::Relaxed);
+    b1.ack();
+    b2.ack();
+    for n in 0..40 {
+        p.try_publish(n).unwrap();
+    }
+    let d = delivered(&queue);
+    let (ga, gb) = (d[0] - 2, d[1] - 2);
+    assert!(ga.abs_diff(30) <= 2 && gb.abs_diff(10) <= 2, "{ga} {gb}");
+}

@@ -1,8 +1,8 @@
 //! Loom models of the dispatcher: publish racing ack at prefetch 1, a
 //! consumer drop racing dispatch, a nack racing another consumer's recv,
 //! close racing publish, broadcast with one consumer out of credit, the
-//! last consumer dropped with a backlog, and a cancelled recv racing a
-//! publish. Messages are `Track`ed, so a message lost or leaked on any path
+//! last consumer dropped with a backlog, a cancelled recv racing a
+//! publish, and a consumer dropped with deliveries in its recv buffer. Messages are `Track`ed, so a message lost or leaked on any path
 //! fails the model.
 //!
 //! Run with:
@@ -237,5 +237,43 @@ fn cancelled_recv_racing_publish() {
         producer.join().unwrap();
         drop(queue);
         assert!(block_on(consumer.recv()).is_none());
+    });
+}
+
+/// A's one recv takes both of its deliveries (one handed out, one kept in
+/// its buffer), then A is dropped while B acks and waits: both come back to
+/// B, only the one A's application saw flagged redelivered.
+#[test]
+fn consumer_with_buffered_deliveries_dropped_racing_recv() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut a = queue.subscribe(Subscription::prefetch(2));
+        let mut b = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        for n in 0..3 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        // Round robin: A gets 0 and 2, B gets 1.
+        let dropper = thread::spawn(move || {
+            let d = a.try_recv().unwrap();
+            assert_eq!(id(&d), 0);
+            drop(a);
+            d.ack(); // stale: does nothing
+        });
+        block_on(async {
+            let mut got = Vec::new();
+            for _ in 0..3 {
+                let d = b.recv().await.unwrap();
+                got.push((id(&d), d.attempt()));
+                d.ack();
+            }
+            got.sort_unstable();
+            assert_eq!(got, [(0, 2), (1, 1), (2, 1)]);
+        });
+        dropper.join().unwrap();
+        let s = queue.stats();
+        assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
     });
 }

@@ -1,14 +1,15 @@
 //! Consumers, their recv future, and deliveries.
 
 use super::core::{Outcome, Received, Slot, Token};
-use super::{Requeue, Shared, TryRecvError};
+use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::ops::Deref;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, ready};
 use futures_core::Stream;
+use std::collections::VecDeque;
 
 /// Receives the deliveries a [`Dispatcher`](super::Dispatcher) assigns to
 /// it; from [`Dispatcher::subscribe`](super::Dispatcher::subscribe).
@@ -46,11 +47,24 @@ pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
     key: usize,
     id: u64,
+    /// Deliveries taken from the core in one lock with an earlier one,
+    /// oldest first: still in this consumer's window (so counted against
+    /// its prefetch), marked received, handed out by later `recv`s without
+    /// the lock. Holds slot clones: emptied under the lock on drop.
+    buffered: VecDeque<Received<T>>,
+    /// Auto-ack: `recv` settles deliveries, freeing credit to assign.
+    auto_ack: bool,
 }
 
 impl<T> Consumer<T> {
-    pub(super) fn new(shared: Arc<Shared<T>>, key: usize, id: u64) -> Self {
-        Self { shared, key, id }
+    pub(super) fn new(shared: Arc<Shared<T>>, key: usize, id: u64, sub: &Subscription) -> Self {
+        Self {
+            shared,
+            key,
+            id,
+            buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            auto_ack: sub.auto_ack,
+        }
     }
 
     /// Receives the next delivery assigned to this consumer.
@@ -131,15 +145,35 @@ impl<T> Consumer<T> {
     /// delivery.ack();
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
-        self.poll(Some(cx))
+        // Spend the task's cooperative budget (tokio feature), so a loop
+        // over an always-ready consumer still lets other tasks run; the
+        // unit is given back if this poll ends `Pending`.
+        let budget = ready!(crate::coop::poll_proceed(cx));
+        let poll = self.poll(Some(cx));
+        if poll.is_ready() {
+            budget.made_progress();
+        }
+        poll
     }
 
     fn poll(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Option<Delivery<T>>> {
-        let key = self.key;
-        let waker = cx.map(|cx| cx.waker());
-        self.shared
-            .run(|core, _| core.poll_recv(key, waker))
-            .map(|received| received.map(|r| Delivery::new(Arc::clone(&self.shared), r)))
+        let received = match self.buffered.pop_front() {
+            Some(received) => Poll::Ready(Some(received)),
+            None => {
+                let key = self.key;
+                let waker = cx.map(|cx| cx.waker());
+                let buffered = &mut self.buffered;
+                if self.auto_ack {
+                    self.shared
+                        .run(|core, _| core.poll_recv(key, waker, buffered))
+                } else {
+                    // Taking deliveries frees no credit: nothing to pump.
+                    self.shared
+                        .locked(|core| core.poll_recv(key, waker, buffered))
+                }
+            }
+        };
+        received.map(|received| received.map(|r| Delivery::new(Arc::clone(&self.shared), r)))
     }
 
     /// Changes the prefetch limit. A larger one takes effect at once; a
@@ -232,7 +266,14 @@ impl<T> Stream for Consumer<T> {
 impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         let key = self.key;
-        self.shared.run(|core, fx| core.unsubscribe(key, fx));
+        let buffered = &mut self.buffered;
+        self.shared.run(|core, fx| {
+            // Taken but never handed out: not received, as if still ready.
+            for received in buffered.drain(..) {
+                core.unreceive(received, fx);
+            }
+            core.unsubscribe(key, fx);
+        });
     }
 }
 

@@ -76,8 +76,10 @@ struct InFlight<T> {
     attempt: u32,
     /// Handed out by `recv` (otherwise it waits in `ready`).
     received: bool,
-    /// Clock reading when `recv` handed it out (Adaptive only): the ack's
-    /// latency is the consumer's service time, not time spent queued.
+    /// Clock reading when `recv` took it from the window (Adaptive only):
+    /// its ack's latency is counted from then or from the consumer's
+    /// previous ack, whichever is later, so it is service time, not time
+    /// spent queued.
     sent_at: u64,
 }
 
@@ -637,44 +639,31 @@ impl<T> Core<T> {
 
     /// `recv`'s core: the next delivery assigned to `ci`, `None` once
     /// drained, or `Pending` with `waker` stored.
+    ///
+    /// Unless auto-ack, every other delivery ready for `ci` is moved to
+    /// `more` as well, marked received (at time `now`, for Adaptive), so
+    /// that the consumer's next `recv`s need no lock: the caller keeps them
+    /// in order and, if it is dropped first, hands them back with
+    /// [`unreceive`](Self::unreceive) before unsubscribing. Auto-ack
+    /// deliveries are settled by `recv` (taking several would free credit
+    /// early), so those go one at a time. Adaptive times a delivery from
+    /// its receipt or the consumer's previous ack, whichever is later (see
+    /// `finish`), so taking several at once does not inflate its samples.
     pub(super) fn poll_recv(
         &mut self,
         ci: usize,
         waker: Option<&Waker>,
+        more: &mut VecDeque<Received<T>>,
     ) -> Poll<Option<Received<T>>> {
         let adaptive = self.strategy == Strategy::Adaptive;
         let now = if adaptive { self.now_ns() } else { 0 };
-        let c = self.consumer(ci);
-        if let Some(at) = c.ready.pop_front() {
-            if c.auto_ack {
-                let Some(flight) = c.window[at].take() else {
-                    unreachable!("dispatch: ready entry is vacant")
-                };
-                c.free.push(at);
-                c.unacked -= 1;
-                c.stats.acked += 1;
-                self.in_flight -= 1;
-                self.totals.acked += 1;
-                return Poll::Ready(Some(Received {
-                    slot: flight.slot,
-                    token: None,
-                    attempt: flight.attempt,
-                }));
+        if let Some(first) = self.take_ready(ci, now) {
+            if !self.consumer(ci).auto_ack {
+                while let Some(next) = self.take_ready(ci, now) {
+                    more.push_back(next);
+                }
             }
-            let Some(flight) = c.window[at].as_mut() else {
-                unreachable!("dispatch: ready entry is vacant")
-            };
-            flight.received = true;
-            flight.sent_at = now;
-            return Poll::Ready(Some(Received {
-                slot: Arc::clone(&flight.slot),
-                token: Some(Token {
-                    consumer: ci,
-                    window: at,
-                    tag: flight.tag,
-                }),
-                attempt: flight.attempt,
-            }));
+            return Poll::Ready(Some(first));
         }
         if self.drained(ci) {
             return Poll::Ready(None);
@@ -687,6 +676,58 @@ impl<T> Core<T> {
             }
         }
         Poll::Pending
+    }
+
+    /// Hands out the oldest delivery ready for `ci`, if any.
+    fn take_ready(&mut self, ci: usize, now: u64) -> Option<Received<T>> {
+        let c = self.consumer(ci);
+        let at = c.ready.pop_front()?;
+        if c.auto_ack {
+            let Some(flight) = c.window[at].take() else {
+                unreachable!("dispatch: ready entry is vacant")
+            };
+            c.free.push(at);
+            c.unacked -= 1;
+            c.stats.acked += 1;
+            self.in_flight -= 1;
+            self.totals.acked += 1;
+            return Some(Received {
+                slot: flight.slot,
+                token: None,
+                attempt: flight.attempt,
+            });
+        }
+        let Some(flight) = c.window[at].as_mut() else {
+            unreachable!("dispatch: ready entry is vacant")
+        };
+        flight.received = true;
+        flight.sent_at = now;
+        Some(Received {
+            slot: Arc::clone(&flight.slot),
+            token: Some(Token {
+                consumer: ci,
+                window: at,
+                tag: flight.tag,
+            }),
+            attempt: flight.attempt,
+        })
+    }
+
+    /// A delivery that `poll_recv` moved to its consumer's buffer was never
+    /// handed to the application (its consumer is being dropped): it counts
+    /// as not received, so its requeue does not spend an attempt. Its slot
+    /// clone is handed back through `fx`.
+    pub(super) fn unreceive(&mut self, received: Received<T>, fx: &mut Effects<T>) {
+        if let Some(token) = received.token {
+            if let Some(Some(c)) = self.consumers.get_mut(token.consumer) {
+                if let Some(Some(flight)) = c.window.get_mut(token.window) {
+                    if flight.tag == token.tag {
+                        flight.received = false;
+                    }
+                }
+            }
+        }
+        self.release(received.slot, fx);
     }
 
     /// A pending `recv` was dropped.
@@ -737,9 +778,13 @@ impl<T> Core<T> {
             Outcome::Ack => {
                 c.stats.acked += 1;
                 if self.strategy == Strategy::Adaptive {
+                    // Service time: from receipt, or from the previous
+                    // ack if later (a consumer working through deliveries
+                    // it took together starts each when it acks the last).
                     let now = self.now_ns();
-                    self.consumer(ci)
-                        .observe(now.saturating_sub(flight.sent_at), now);
+                    let c = self.consumer(ci);
+                    let started = flight.sent_at.max(c.ewma_at);
+                    c.observe(now.saturating_sub(started), now);
                     self.adapt_limits();
                 }
                 self.totals.acked += 1;

@@ -5,7 +5,7 @@ use crate::waitlist::Key;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, ready};
 
 #[derive(Debug, Clone, Copy)]
 enum State {
@@ -60,6 +60,9 @@ impl<T> Future for Publish<'_, T> {
     type Output = Result<(), PublishError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Spend the task's cooperative budget (tokio feature), so a loop of
+        // publishes that always find room still lets other tasks run.
+        let budget = ready!(crate::coop::poll_proceed(cx));
         let this = &mut *self;
         let shared = &this.publisher.shared;
         let poll = match this.state {
@@ -84,6 +87,7 @@ impl<T> Future for Publish<'_, T> {
             State::Done => panic!("publish future polled after completion"),
         };
         if poll.is_ready() {
+            budget.made_progress();
             this.state = State::Done;
         }
         poll
