@@ -6,7 +6,8 @@
 //! kanal and tokio (lower is better; targets: <= 1.0x kanal, <= 0.5x tokio).
 //!
 //! `cargo bench --bench mailbox` (set `MAILBOX_BENCH_SCALE=0.1` for a
-//! quicker, noisier run). Best of 3 runs per cell.
+//! quicker, noisier run; `MAILBOX_BENCH_ONLY=MPSC` for the scenarios whose
+//! name starts with that). Best of 3 runs per cell.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -211,7 +212,10 @@ fn main() {
         .worker_threads(2)
         .build()
         .unwrap();
-    for s in scenarios {
+    // `MAILBOX_BENCH_ONLY=SPSC cap 1024` runs only the scenarios whose name
+    // starts with it.
+    let only = std::env::var("MAILBOX_BENCH_ONLY").unwrap_or_default();
+    for s in scenarios.into_iter().filter(|s| s.name.starts_with(&only)) {
         println!(
             "\n{} ({} msgs): ns/msg [tokio rt 2 workers | OS threads + block_on]",
             s.name,

@@ -74,8 +74,17 @@
 //!   paths are one compare-and-swap on the semaphore plus the ring
 //!   operations: no lock.
 //! - **The receiver's wake-up** is an `AtomicWaker`-style slot (see
-//!   `notify.rs`): a sender that finds the receiver not waiting pays one
-//!   uncontended read-modify-write.
+//!   `notify.rs`): a push that finds the receiver not waiting only loads
+//!   it (the push's claim of its ring position is the read-modify-write
+//!   that orders it with a parking receiver), so senders do not fight over
+//!   its cache line.
+//! - **Popping**: under `Block` and `RejectNew` the receiver is the only
+//!   popper and advances the ring's head with plain loads and stores;
+//!   under `DropOldest` evicting senders pop too, so pops claim by
+//!   compare-and-swap (see `ring.rs`).
+//! - **Cooperative budget** (feature `tokio`): `recv`, `recv_many` and the
+//!   `Stream` spend tokio's task budget like tokio's own channels, so a
+//!   consumer of a mailbox that is never empty still yields to other tasks.
 //! - **Counting**: `senders` counts [`Sender`]s (an [`OwnedPermit`] owns
 //!   one, a [`Permit`] borrows one). The receiver is done when the ring is
 //!   empty and either no sender is left or the mailbox is closed and every
@@ -289,7 +298,7 @@ impl<T> Chan<T> {
     #[inline]
     fn push(&self, msg: T) {
         self.ring.push(msg);
-        self.rx_waker.notify();
+        self.rx_waker.notify_pushed();
     }
 
     /// Sends without waiting, by the overflow policy.

@@ -1,7 +1,8 @@
 //! Loom models of the mailbox: send/recv at full and empty, close racing
 //! send, receiver drop with buffered messages (leaks caught by `Track`),
 //! cancelled recv racing a send, a permit dropped racing a waiting sender,
-//! `DropOldest` racing recv, and VERIFICATION bugs 3, 6, 8 and 9.
+//! `DropOldest` racing recv, pushes racing a parking receiver (the
+//! fence-free push wake-up), and VERIFICATION bugs 3, 6, 8 and 9.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test mailbox`
@@ -202,5 +203,33 @@ fn two_waiting_senders_both_wake() {
         }
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+/// The fence-free wake-up of a push (`notify.rs`): two senders push into an
+/// empty mailbox while the receiver parks; their handles stay alive (so no
+/// sender drop wakes it instead), and the receiver still gets both
+/// messages: each push either is counted in the `tail` the parking receiver
+/// read (the receiver sees it, or sees it in flight and polls again) or
+/// comes after and wakes it.
+#[test]
+fn pushes_racing_parking_receiver() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(2);
+        let senders: Vec<_> = (0..2)
+            .map(|id| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    tx.try_send(id).unwrap();
+                    tx // kept alive until the receiver is done
+                })
+            })
+            .collect();
+        let mut got = block_on(async { [rx.recv().await, rx.recv().await] });
+        got.sort_unstable();
+        assert_eq!(got, [Some(0), Some(1)]);
+        let handles: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+        drop((tx, handles));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     });
 }

@@ -2,25 +2,43 @@
 //! notifiers (senders), no lock, no allocation.
 //!
 //! The protocol is an `AtomicWaker` variant in which a notifier that finds
-//! no waker to wake does one read-modify-write and nothing else, so a send
-//! to a receiver that is not waiting costs one uncontended atomic.
+//! no waker to wake only *loads* `state`: a send to a receiver that is not
+//! waiting writes nothing here, so the senders of a busy mailbox do not
+//! fight over this cache line.
 //!
 //! # Why no wake-up is lost
 //!
-//! Every write to `state` is a read-modify-write (even where a plain store
-//! would do for the value), so they form one release sequence: each one
-//! acquires what every earlier one released. (loom found the lost wake-up
-//! that a plain `store(0)` at the end of a notify allows: a second notifier
-//! that saw `BUSY` and left, whose publication the woken receiver then did
-//! not see.) A sender
-//! publishes its message (or its sender-count decrement, or returned
-//! credit) and *then* notifies; the receiver registers and *then* looks at
-//! the ring and counters again. Either the notify comes after the
-//! registration in `state`'s order and sees `WAKER` (and wakes it), or it
-//! comes before, and the registration's read-modify-write acquires it, so
-//! the receiver's second look sees what the sender published.
+//! This is the store-buffer (Dekker) pattern, closed with two `SeqCst`
+//! fences. A notifier publishes (a message's stamp, the sender-count
+//! decrement, a returned credit), then `fence(SeqCst)`, then loads `state`.
+//! The receiver registers (its last write to `state` is the swap to
+//! `WAKER`), then `fence(SeqCst)` (at the end of
+//! [`register`](RxWaker::register)), then looks at the ring and counters
+//! again. The fences are totally ordered: if the notifier's comes first,
+//! the receiver's second look sees the publication; if the receiver's
+//! comes first, the notifier's load sees `WAKER` (or a later value: `BUSY`
+//! of another notifier that is taking the waker and will wake it, or of a
+//! re-registration whose own fence then follows ours, so whose look sees
+//! our publication) and wakes it.
+//!
+//! # Pushes need no fence
+//!
+//! A message is published through the ring, whose pushes claim their
+//! position with a read-modify-write of `tail`; the receiver, after it
+//! registers, does a no-op read-modify-write of `tail` too (`sync_tail`).
+//! All of them are in `tail`'s one modification order, so a push is either
+//! before the receiver's (its position is below the `tail` the receiver
+//! read: the receiver sees the message, or sees the push still in flight
+//! and polls again rather than sleep) or after it (its claim acquires the
+//! registration, and [`notify_pushed`](RxWaker::notify_pushed), a plain
+//! load, sees `WAKER` or a later value as above). So a push costs no fence
+//! and no write here when the receiver is not waiting.
+//!
+//! Writes to `state`: the receiver's `0 | WAKER -> BUSY` (CAS) and
+//! `BUSY -> WAKER` (swap); a notifier's `WAKER -> BUSY` (CAS) and
+//! `BUSY -> 0` (swap). `BUSY` grants the waker cell to one thread.
 
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell, spin_loop};
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell, fence, spin_loop};
 use core::task::Waker;
 
 /// The cell holds a waker that wants to be woken.
@@ -32,10 +50,10 @@ const BUSY: usize = 2;
 /// The receiver's waker.
 pub(crate) struct RxWaker {
     /// `0`, `WAKER` or `BUSY`. Transitions:
-    /// - register: `0 | WAKER -> BUSY` (CAS), then `BUSY -> WAKER` (swap);
-    /// - notify: `WAKER -> BUSY` (CAS), then `BUSY -> 0` (swap);
-    /// - every notify first does a no-op read-modify-write (`fetch_or(0)`)
-    ///   so that it is ordered with registrations (module docs).
+    /// - register: `0 | WAKER -> BUSY` (CAS), then `BUSY -> WAKER` (swap),
+    ///   then `fence(SeqCst)`;
+    /// - notify: `fence(SeqCst)`, load; if `WAKER`: `WAKER -> BUSY` (CAS),
+    ///   then `BUSY -> 0` (swap) and wake (module docs).
     state: AtomicUsize,
     /// Guarded by `BUSY`: only the holder of `BUSY` touches it.
     waker: UnsafeCell<Option<Waker>>,
@@ -64,6 +82,9 @@ impl RxWaker {
     /// moment: that notifier published something first, but the caller
     /// must then wake its own task (it may differ from the previous one)
     /// rather than rely on a stored waker.
+    ///
+    /// Ends with `fence(SeqCst)` in both cases: the caller's next look at
+    /// the mailbox pairs with the notifiers' fences (module docs).
     pub(crate) fn register(&self, waker: &Waker) -> bool {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
@@ -72,6 +93,7 @@ impl RxWaker {
                 // the processor (under loom, a yield: the caller's
                 // self-wake must not starve it).
                 spin_loop();
+                fence(Ordering::SeqCst);
                 return false;
             }
             match self
@@ -93,6 +115,8 @@ impl RxWaker {
         // A swap, not a store: it must read (and acquire) any notify that
         // ran while we held BUSY.
         self.state.swap(WAKER, Ordering::AcqRel);
+        // Pairs with the notifiers' fence (module docs).
+        fence(Ordering::SeqCst);
         true
     }
 
@@ -100,7 +124,19 @@ impl RxWaker {
     /// the receiver should see.
     #[inline]
     pub(crate) fn notify(&self) {
-        if self.state.fetch_or(0, Ordering::AcqRel) == WAKER {
+        // Pairs with the fence at the end of `register` (module docs).
+        fence(Ordering::SeqCst);
+        if self.state.load(Ordering::Relaxed) == WAKER {
+            self.notify_slow();
+        }
+    }
+
+    /// Wakes the registered waker, if any, after a ring push of a message.
+    /// Only for that: it relies on the push's read-modify-write of the
+    /// ring's `tail` instead of a fence (module docs).
+    #[inline]
+    pub(crate) fn notify_pushed(&self) {
+        if self.state.load(Ordering::Relaxed) == WAKER {
             self.notify_slow();
         }
     }
@@ -112,19 +148,18 @@ impl RxWaker {
             .compare_exchange(WAKER, BUSY, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            // Another notifier took the waker, or the receiver is
-            // registering again (it will look at the mailbox after that,
-            // and its CAS acquired our fetch_or).
+            // Another notifier took the waker (and wakes it), or the
+            // receiver is registering again (its fence follows ours, so its
+            // look at the mailbox sees our publication).
             return;
         }
         let waker = self.waker.with_mut(|cell| {
             // SAFETY: we hold BUSY, so nobody else touches the cell.
             unsafe { (*cell).take() }
         });
-        // A swap, not a store: every write to `state` must be a
-        // read-modify-write, or a notifier that found BUSY (and left its
-        // publication to us) would not be in the release sequence that the
-        // receiver's next registration acquires.
+        // A swap: the receiver's next registration reads it, and it must
+        // not overwrite a concurrent write unseen (there is none: BUSY is
+        // ours, so only we write `state` now).
         self.state.swap(0, Ordering::AcqRel);
         if let Some(waker) = waker {
             waker.wake();

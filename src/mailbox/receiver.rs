@@ -1,7 +1,7 @@
 //! The receiving side: [`Receiver`], also a `Stream`.
 
 use super::future::{Recv, RecvMany};
-use super::{Chan, TryRecvError};
+use super::{Chan, Overflow, TryRecvError};
 use crate::sync::{Arc, Ordering};
 use core::fmt;
 use core::pin::Pin;
@@ -44,6 +44,13 @@ impl<T> Receiver<T> {
     /// `None` once the mailbox is finished: every sender is gone (or it was
     /// [closed](Self::close) and every reserved slot used or freed) and
     /// every buffered message has been received.
+    ///
+    /// With the `tokio` feature it spends the task's cooperative budget (as
+    /// tokio's channels do): once the budget is used up it returns
+    /// `Pending` and reschedules the task, even with messages waiting, so
+    /// that a busy consumer lets other tasks run. The same holds for
+    /// [`recv_many`](Self::recv_many), [`poll_recv`](Self::poll_recv) and
+    /// the `Stream`.
     ///
     /// # Cancel safety
     ///
@@ -153,21 +160,35 @@ impl<T> Receiver<T> {
         if self.terminated {
             return Poll::Ready(None);
         }
+        // Spend the task's cooperative budget (tokio feature), as tokio's
+        // own channels do, so a loop over an always-full mailbox still lets
+        // other tasks run. On `Pending` the unit is given back when
+        // `budget` drops.
+        let budget = core::task::ready!(crate::coop::poll_proceed(cx));
         if let Some(got) = take(self) {
+            budget.made_progress();
             return Poll::Ready(Some(got));
         }
         let registered = self.chan.rx_waker.register(cx.waker());
+        // Order the registration with every push (see `notify.rs`): a push
+        // claimed after this wakes us; one claimed before is below `tail`.
+        let tail = self.chan.ring.sync_tail();
         if let Some(got) = take(self) {
+            budget.made_progress();
             return Poll::Ready(Some(got));
         }
         if self.chan.is_finished() {
             let got = take(self);
             self.terminated = got.is_none();
+            budget.made_progress();
             return Poll::Ready(got);
         }
-        if !registered {
-            // A sender was waking the previous waker at that moment; ours
-            // is not stored, so poll again soon.
+        if !registered || self.chan.ring.head() != tail {
+            // A sender was waking the previous waker at that moment (ours
+            // is not stored), or a push claimed before our registration is
+            // still writing its message (and may not wake us): poll again
+            // soon.
+            crate::sync::spin_loop();
             cx.waker().wake_by_ref();
         }
         Poll::Pending
@@ -176,9 +197,26 @@ impl<T> Receiver<T> {
     /// Pops one message and returns its slot to the senders.
     #[inline]
     fn pop(&mut self) -> Option<T> {
-        let msg = self.chan.ring.pop()?;
+        let msg = self.pop_ring()?;
         self.chan.slots.release(1);
         Some(msg)
+    }
+
+    /// Pops one message off the ring, keeping its slot credit.
+    #[inline]
+    fn pop_ring(&mut self) -> Option<T> {
+        let chan = &*self.chan;
+        if chan.overflow == Overflow::DropOldest {
+            // Evicting senders pop too: claim by compare-and-swap.
+            chan.ring.pop()
+        } else {
+            // SAFETY: under Block and RejectNew nothing but the receiver
+            // pops (only `Chan::evict`, used under DropOldest alone, pops
+            // from a sender; the ring's own drop needs the last handle, so
+            // not while we live), and `&mut self` makes this the only pop
+            // of the receiver running.
+            unsafe { chan.ring.pop_exclusive() }
+        }
     }
 
     /// Pops up to `limit` messages into `buf`, returning their slots in one
@@ -186,7 +224,7 @@ impl<T> Receiver<T> {
     pub(super) fn pop_many(&mut self, buf: &mut Vec<T>, limit: usize) -> Option<usize> {
         let mut n = 0;
         while n < limit {
-            let Some(msg) = self.chan.ring.pop() else {
+            let Some(msg) = self.pop_ring() else {
                 break;
             };
             buf.push(msg);

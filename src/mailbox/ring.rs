@@ -27,7 +27,12 @@
 //! the few instructions that the slower pop has left.
 //!
 //! Pops claim their position with a compare-and-swap on `head`, so the
-//! receiver and evicting senders may race.
+//! receiver and evicting senders may race. Where nothing but the receiver
+//! ever pops (`Overflow::Block` and `RejectNew`), the receiver uses
+//! [`pop_exclusive`](Ring::pop_exclusive) instead: `head` is then its own
+//! counter, read and advanced with a plain load and store, and a pop costs
+//! no read-modify-write at all (the stamp, `Acquire` to take the message
+//! and `Release` to hand the slot back, does the synchronisation).
 
 use crate::sync::{AtomicUsize, Ordering, UnsafeCell, spin_loop};
 use core::mem::MaybeUninit;
@@ -61,10 +66,12 @@ struct Slot<T> {
 
 /// A bounded multi-producer multi-consumer ring of `T`.
 pub(crate) struct Ring<T> {
-    /// Next position to pop. Advanced by compare-and-swap by poppers.
+    /// Next position to pop. Advanced by compare-and-swap by poppers, or by
+    /// a plain store by the only popper (`pop_exclusive`).
     head: CachePadded<AtomicUsize>,
     /// Next position to push. Advanced by `fetch_add` by pushers (which
-    /// hold a slot credit, so the ring never overfills).
+    /// hold a slot credit, so the ring never overfills); the receiver's
+    /// no-op `sync_tail` orders its parking with the pushes.
     tail: CachePadded<AtomicUsize>,
     slots: Box<[Slot<T>]>,
     mask: usize,
@@ -100,7 +107,9 @@ impl<T> Ring<T> {
     /// fewer than `slots` positions are in use), or this may spin forever.
     #[inline]
     pub(crate) fn push(&self, value: T) {
-        let pos = self.tail.fetch_add(1, Ordering::Relaxed);
+        // AcqRel: a read-modify-write of `tail` is how a push is ordered
+        // with the receiver's parking (`sync_tail`, see `notify.rs`).
+        let pos = self.tail.fetch_add(1, Ordering::AcqRel);
         let slot = &self.slots[pos & self.mask];
         // Wait for the pop of the previous lap to finish (only ever needed
         // when pops race, see the module docs).
@@ -154,6 +163,54 @@ impl<T> Ring<T> {
                 head = self.head.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// A no-op read-modify-write of `tail` (the receiver's, when it parks):
+    /// every push's claim is either before it in `tail`'s order (and counted
+    /// in the position returned) or after it (and acquires what the
+    /// receiver wrote before). Returns the next position to push.
+    #[inline]
+    pub(crate) fn sync_tail(&self) -> usize {
+        self.tail.fetch_add(0, Ordering::AcqRel)
+    }
+
+    /// The next position to pop.
+    #[inline]
+    pub(crate) fn head(&self) -> usize {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Pops the oldest message, or `None` if the slot at `head` holds none,
+    /// without claiming the position by compare-and-swap.
+    ///
+    /// # Safety
+    ///
+    /// No other pop ([`pop`](Self::pop), [`pop_evict`](Self::pop_evict) or
+    /// this) may run concurrently on this ring, ever, while this one runs:
+    /// the caller is the only popper (the receiver, under an overflow policy
+    /// that never evicts, holding `&mut Receiver`).
+    #[inline]
+    pub(crate) unsafe fn pop_exclusive(&self) -> Option<T> {
+        // Only we write `head`, so our own last store is what we read.
+        let head = self.head.load(Ordering::Relaxed);
+        let slot = &self.slots[head & self.mask];
+        if slot.stamp.load(Ordering::Acquire) != head.wrapping_add(1) {
+            // Not written yet for this lap (empty, or a push in flight).
+            return None;
+        }
+        let value = slot.value.with(|cell| {
+            // SAFETY: `stamp == head + 1` (acquired above) means the message
+            // of `head` is initialised; we are the only popper (the caller's
+            // contract), so nobody else reads it, and the stamp store below
+            // hands the slot on, so it is read exactly once.
+            unsafe { (*cell).assume_init_read() }
+        });
+        // `head` first (Relaxed: it only feeds `len` and later pops, ours),
+        // then the stamp that lets the push of the next lap in.
+        self.head.store(head.wrapping_add(1), Ordering::Relaxed);
+        slot.stamp
+            .store(head.wrapping_add(self.slots.len()), Ordering::Release);
+        Some(value)
     }
 
     /// Pops the oldest message for eviction: like [`pop`](Self::pop), but
@@ -240,6 +297,36 @@ mod tests {
             seen.sort_unstable();
             assert_eq!(seen, [0, 1]);
             assert_eq!(ring.pop(), None);
+        });
+    }
+
+    /// The only popper pops with plain loads and stores of `head` while a
+    /// pusher fills both slots and reuses the first on the next lap (its
+    /// third push waits for the pop's stamp, as a credit would make it):
+    /// the values come out once, in order.
+    #[test]
+    fn loom_exclusive_pop_reuses_slot() {
+        model(|| {
+            let ring = Arc::new(Ring::new(2));
+            let pusher = {
+                let ring = Arc::clone(&ring);
+                thread::spawn(move || {
+                    for v in 1..=3 {
+                        ring.push(v);
+                    }
+                })
+            };
+            let mut seen = Vec::new();
+            while seen.len() < 3 {
+                // SAFETY: this thread is the ring's only popper.
+                match unsafe { ring.pop_exclusive() } {
+                    Some(v) => seen.push(v),
+                    None => crate::sync::spin_loop(),
+                }
+            }
+            pusher.join().unwrap();
+            assert_eq!(seen, [1, 2, 3]);
+            assert_eq!(ring.len(2), 0);
         });
     }
 

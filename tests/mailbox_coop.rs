@@ -1,0 +1,77 @@
+//! With the `tokio` feature, `recv`, `recv_many` and the `Stream` spend
+//! tokio's cooperative budget: a consumer looping over a mailbox that is
+//! never empty still lets the other tasks of its worker run, as tokio's own
+//! `mpsc` does.
+#![cfg(feature = "tokio")]
+
+use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How the hog takes its next message.
+#[derive(Clone, Copy)]
+enum Take {
+    Recv,
+    RecvMany,
+    Stream,
+}
+
+/// On a one-thread runtime, a task keeps its mailbox full (every message it
+/// receives it sends straight back), so its receive never waits; without a
+/// budget it would never return to the scheduler and `other` would never
+/// run.
+fn consumer_of_always_full_mailbox_yields(take: Take) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let other_ran = Arc::new(AtomicBool::new(false));
+        let hog = {
+            let other_ran = Arc::clone(&other_ran);
+            tokio::spawn(async move {
+                let (tx, mut rx) = flowgate::mailbox::bounded::<u64>(4);
+                for i in 0..4 {
+                    tx.try_send(i).unwrap();
+                }
+                let mut buf = Vec::new();
+                let mut rounds = 0u64;
+                while !other_ran.load(Ordering::SeqCst) {
+                    let got = match take {
+                        Take::Recv => rx.recv().await.unwrap(),
+                        Take::RecvMany => {
+                            buf.clear();
+                            assert_eq!(rx.recv_many(&mut buf, 1).await, 1);
+                            buf[0]
+                        }
+                        Take::Stream => rx.next().await.unwrap(),
+                    };
+                    tx.try_send(got).unwrap();
+                    rounds += 1;
+                }
+                assert_eq!(rx.len(), 4);
+                rounds
+            })
+        };
+        let other = {
+            let other_ran = Arc::clone(&other_ran);
+            tokio::spawn(async move { other_ran.store(true, Ordering::SeqCst) })
+        };
+        other.await.unwrap();
+        assert!(hog.await.unwrap() > 0);
+    });
+}
+
+#[test]
+fn recv_loop_over_full_mailbox_yields_to_other_tasks() {
+    consumer_of_always_full_mailbox_yields(Take::Recv);
+}
+
+#[test]
+fn recv_many_loop_over_full_mailbox_yields_to_other_tasks() {
+    consumer_of_always_full_mailbox_yields(Take::RecvMany);
+}
+
+#[test]
+fn stream_loop_over_full_mailbox_yields_to_other_tasks() {
+    consumer_of_always_full_mailbox_yields(Take::Stream);
+}
