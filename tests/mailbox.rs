@@ -2,42 +2,20 @@
 //! from both sides, drop accounting, overflow policies, and the mailbox bugs
 //! of VERIFICATION.md (3, 6, 7, 8, 9, 10, 12) by name.
 
+mod support;
+
 use flowgate::mailbox::{
     self, Builder, Closed, Overflow, OwnedPermit, Permit, Receiver, Recv, RecvMany, Reserve,
     ReserveOwned, Send, SendError, SendSink, Sender, TryRecvError, TrySendError, WeakSender,
 };
 use futures::executor::block_on;
-use futures::task::{ArcWake, waker};
 use futures::{FutureExt, SinkExt, StreamExt};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+use support::{counting as counting_waker, poll_with as poll, wakes};
 
 // ---------------------------------------------------------------- helpers
-
-/// A waker that counts its wakes.
-struct Count(AtomicUsize);
-
-impl ArcWake for Count {
-    fn wake_by_ref(this: &Arc<Self>) {
-        this.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&count), waker(count))
-}
-
-fn wakes(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 /// A payload that counts its drops.
 #[derive(Debug)]

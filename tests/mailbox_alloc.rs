@@ -4,56 +4,19 @@
 //! and a send polled to `Pending` and dropped over and over does not grow
 //! memory (VERIFICATION bug 5 for the mailbox).
 
+mod support;
+
 use flowgate::mailbox;
 use futures::executor::block_on;
 use futures::task::noop_waker;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Barrier};
 use std::task::Context;
-
-struct Counting;
-
-thread_local! {
-    /// Allocations by this thread: the test harness's own threads allocate
-    /// now and then, so a process-wide count would not be ours alone.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the thread-local may be gone while a thread exits.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use support::alloc::allocations;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by the calling thread so far.
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: support::alloc::Counting = support::alloc::Counting;
 
 const WARM_UP: u64 = 10_000;
 

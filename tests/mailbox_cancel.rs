@@ -9,35 +9,14 @@
 //!    passes on to the next waiter;
 //! 4. re-polled with a different waker: only the new waker is woken.
 
+mod support;
+
 use flowgate::mailbox::{self, Receiver, Sender};
 use futures::SinkExt;
-use futures::task::{ArcWake, waker};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
-
-struct Count(AtomicUsize);
-
-impl ArcWake for Count {
-    fn wake_by_ref(this: &Arc<Self>) {
-        this.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&count), waker(count))
-}
-
-fn wakes(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
+use std::task::{Context, Poll};
+use support::{counting as counting_waker, poll_with as poll, wakes};
 
 #[derive(Debug)]
 struct Tracked(Arc<AtomicUsize>);
