@@ -95,7 +95,9 @@ pub use self::rate_limit::RateLimitedPublisher;
 pub use self::stats::{ConsumerStats, Stats};
 pub use self::timeout::{PublishTimeout, PublishTimeoutError, RecvTimeout, RecvTimeoutError};
 
-use self::core::{ClockFn, Config, Core, Effects, Sink};
+#[cfg_attr(not(feature = "amqp"), allow(unused_imports))]
+pub(crate) use self::core::Settle;
+use self::core::{ClockFn, Config, Core, Effects, SettleFn, Sink};
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 use ::core::fmt;
 use std::time::Duration;
@@ -297,6 +299,7 @@ pub struct Builder<T> {
     max_attempts: u32,
     dead_letter: Option<Sink<T>>,
     clock: Option<ClockFn>,
+    settle: Option<SettleFn<T>>,
 }
 
 impl<T> Builder<T> {
@@ -405,6 +408,16 @@ impl<T> Builder<T> {
         self
     }
 
+    /// Hands every message a consumer settles to `f` instead of requeueing
+    /// or dead-lettering it here (the RabbitMQ bridge, where the broker
+    /// does both). Not for `Broadcast`, where one message has many
+    /// deliveries.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(crate) fn settle_with(mut self, f: impl Fn(&T, Settle) + Send + Sync + 'static) -> Self {
+        self.settle = Some(Box::new(f));
+        self
+    }
+
     /// Builds the dispatcher.
     ///
     /// # Examples
@@ -420,6 +433,7 @@ impl<T> Builder<T> {
             max_attempts: self.max_attempts,
             dead_letter: self.dead_letter,
             clock: self.clock,
+            settle: self.settle,
         });
         Dispatcher {
             shared: Arc::new(Shared {
@@ -515,6 +529,7 @@ impl<T> Dispatcher<T> {
             max_attempts: u32::MAX,
             dead_letter: None,
             clock: None,
+            settle: None,
         }
     }
 
@@ -586,6 +601,13 @@ impl<T> Dispatcher<T> {
     /// ```
     pub fn close(&self) {
         self.shared.run(|core, _| core.close());
+    }
+
+    /// `try_publish` for a message already delivered `seen` times elsewhere
+    /// (a broker redelivery): its first delivery here is attempt `seen + 1`.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(crate) fn try_publish_seen(&self, msg: T, seen: u32) -> Result<(), TryPublishError<T>> {
+        self.shared.run(|core, _| core.try_publish_seen(msg, seen))
     }
 
     /// Whether the dispatcher is closed.

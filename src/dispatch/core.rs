@@ -194,7 +194,27 @@ pub(super) struct Config<T> {
     pub(super) max_attempts: u32,
     pub(super) dead_letter: Option<Sink<T>>,
     pub(super) clock: Option<ClockFn>,
+    pub(super) settle: Option<SettleFn<T>>,
 }
+
+/// Where a message settled by a consumer goes when the queue lives
+/// elsewhere (the RabbitMQ bridge): the owner of the message decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+pub(crate) enum Settle {
+    /// Processed: done with it.
+    Ack,
+    /// Nacked with requeue, dropped, or held by a dropped consumer, with
+    /// attempts left: deliver it again.
+    Requeue,
+    /// `nack(Requeue::No)`, or the last attempt failed: dead-letter it.
+    Reject,
+}
+
+/// Called under the core lock with each settled message; it must not block.
+/// With it set, nothing is requeued or dead-lettered locally: every
+/// delivery a consumer saw is handed to it exactly once and then released.
+pub(crate) type SettleFn<T> = Box<dyn Fn(&T, Settle) + Send + Sync>;
 
 /// Guarded by `Shared::core`.
 pub(super) struct Core<T> {
@@ -203,6 +223,7 @@ pub(super) struct Core<T> {
     max_attempts: u32,
     dead_letter: Option<Sink<T>>,
     clock: Option<ClockFn>,
+    settle: Option<SettleFn<T>>,
     origin: Instant,
     /// Set once by `close`, never cleared.
     closed: bool,
@@ -240,6 +261,7 @@ impl<T> Core<T> {
             max_attempts: config.max_attempts,
             dead_letter: config.dead_letter,
             clock: config.clock,
+            settle: config.settle,
             origin: Instant::now(),
             closed: false,
             backlog: VecDeque::with_capacity(warm),
@@ -301,6 +323,25 @@ impl<T> Core<T> {
     }
 
     fn accept(&mut self, msg: T) {
+        self.accept_seen(msg, 0);
+    }
+
+    /// [`try_publish`](Self::try_publish) for a message delivered `seen`
+    /// times before (elsewhere): its first delivery here is attempt
+    /// `seen + 1`.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(super) fn try_publish_seen(&mut self, msg: T, seen: u32) -> Result<(), TryPublishError<T>> {
+        if self.closed {
+            Err(TryPublishError::Closed(msg))
+        } else if !self.publishers.is_empty() || !self.has_room() {
+            Err(TryPublishError::Full(msg))
+        } else {
+            self.accept_seen(msg, seen);
+            Ok(())
+        }
+    }
+
+    fn accept_seen(&mut self, msg: T, seen: u32) {
         let mut slot = self.pool.pop().unwrap_or_else(|| {
             Arc::new(Slot {
                 msg: None,
@@ -311,7 +352,10 @@ impl<T> Core<T> {
             Some(s) => s.msg = Some(msg),
             None => unreachable!("dispatch: pooled slots are unique"),
         }
-        self.backlog.push_back(Entry { slot, attempt: 0 });
+        self.backlog.push_back(Entry {
+            slot,
+            attempt: seen,
+        });
         self.published += 1;
     }
 
@@ -626,7 +670,9 @@ impl<T> Core<T> {
             } else {
                 flight.attempt - 1
             };
-            if flight.received && attempt >= self.max_attempts {
+            if flight.received && self.settle.is_some() {
+                self.settle_out(None, flight.slot, Outcome::Dropped, flight.attempt, fx);
+            } else if flight.received && attempt >= self.max_attempts {
                 self.dead_letter(None, flight.slot, fx);
             } else {
                 self.backlog.push_front(Entry {
@@ -691,6 +737,9 @@ impl<T> Core<T> {
             c.stats.acked += 1;
             self.in_flight -= 1;
             self.totals.acked += 1;
+            if let Some(settle) = &self.settle {
+                settle(flight.slot.get(), Settle::Ack);
+            }
             return Some(Received {
                 slot: flight.slot,
                 token: None,
@@ -773,6 +822,10 @@ impl<T> Core<T> {
         };
         // The window's clone stands for the message from here on.
         drop(slot);
+        if self.settle.is_some() && outcome != Outcome::Ack {
+            self.settle_out(Some(ci), flight.slot, outcome, flight.attempt, fx);
+            return None;
+        }
         let c = self.consumer(ci);
         match outcome {
             Outcome::Ack => {
@@ -788,6 +841,9 @@ impl<T> Core<T> {
                     self.adapt_limits();
                 }
                 self.totals.acked += 1;
+                if let Some(settle) = &self.settle {
+                    settle(flight.slot.get(), Settle::Ack);
+                }
                 return self.release_or_take(flight.slot, take, fx);
             }
             Outcome::Nack(Requeue::No) => {
@@ -814,6 +870,39 @@ impl<T> Core<T> {
             }
         }
         None
+    }
+
+    /// A nack or drop when the settle hook decides: counted as a nack (or,
+    /// from a dropped consumer, not counted, as locally), handed to the
+    /// hook as a requeue while attempts are left, else as a reject
+    /// (counted as dead-lettered), then released.
+    fn settle_out(
+        &mut self,
+        ci: Option<usize>,
+        slot: Arc<Slot<T>>,
+        outcome: Outcome,
+        attempt: u32,
+        fx: &mut Effects<T>,
+    ) {
+        let verdict = match outcome {
+            Outcome::Nack(Requeue::No) => Settle::Reject,
+            _ if attempt >= self.max_attempts => Settle::Reject,
+            _ => Settle::Requeue,
+        };
+        if let Some(settle) = &self.settle {
+            settle(slot.get(), verdict);
+        }
+        if let Some(ci) = ci {
+            self.consumer(ci).stats.nacked += 1;
+            self.totals.nacked += 1;
+        }
+        if verdict == Settle::Reject {
+            self.totals.dead_lettered += 1;
+            if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
+                c.stats.dead_lettered += 1;
+            }
+        }
+        self.release(slot, fx);
     }
 
     /// Takes the live window entry `token` names out of its window.

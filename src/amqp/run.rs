@@ -1,0 +1,291 @@
+//! [`Run`]: the bridge's driver, moving broker deliveries in and
+//! settlements out.
+
+use super::{BridgeError, Message, Settlement};
+use crate::dispatch::{Dispatcher, Settle};
+use crate::mailbox;
+use crate::sync::{AtomicBool, Mutex, Ordering};
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use futures_core::Stream;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use lapin::Channel;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions};
+use lapin::types::ShortString;
+use std::sync::Arc;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Items handled per poll before the driver yields to its executor.
+const BUDGET: usize = 128;
+
+/// What the first driver takes.
+pub(crate) struct Parts {
+    pub(crate) consumer: lapin::Consumer,
+    pub(crate) settlements: mailbox::Receiver<Settlement>,
+    pub(crate) tx: mailbox::Sender<Settlement>,
+}
+
+/// Shared by the bridge's handles and its driver.
+pub(crate) struct Control {
+    closing: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+    parts: Mutex<Option<Parts>>,
+}
+
+impl Control {
+    pub(crate) fn new(parts: Parts) -> Self {
+        Self {
+            closing: AtomicBool::new(false),
+            waker: Mutex::new(None),
+            parts: Mutex::new(Some(parts)),
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        let waker = self.waker.lock().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut slot = self.waker.lock();
+        match &*slot {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+/// The driver of a [`ConsumerBridge`](super::ConsumerBridge), from
+/// [`run`](super::ConsumerBridge::run): spawn it on the runtime lapin runs
+/// on. It takes broker deliveries into the local dispatcher and sends each
+/// settlement (`basic.ack` / `basic.nack`) back, pipelined.
+///
+/// # Errors
+///
+/// [`BridgeError::Lost`] when the channel or connection dies (the local
+/// dispatcher is closed and nothing more is sent), and
+/// [`BridgeError::AlreadyRunning`] for a second driver.
+///
+/// # Cancel safety
+///
+/// Dropping the driver stops the bridge where it is: the local dispatcher
+/// is closed, settlements not yet sent are never sent, and the broker
+/// requeues those deliveries when the channel closes (close it). Deliveries
+/// already sent stay sent.
+#[must_use = "the bridge moves nothing unless its driver is polled"]
+pub struct Run {
+    driver: Option<Driver>,
+    done: bool,
+}
+
+struct Driver {
+    control: Arc<Control>,
+    dispatcher: Dispatcher<Message>,
+    channel: Channel,
+    tag: ShortString,
+    consumer: Option<lapin::Consumer>,
+    settlements: mailbox::Receiver<Settlement>,
+    tx: mailbox::Sender<Settlement>,
+    acks: FuturesUnordered<BoxFuture<lapin::Result<bool>>>,
+    cancel: Cancel,
+    /// Deliveries taken in and not yet settled.
+    outstanding: usize,
+}
+
+impl Run {
+    pub(crate) fn new(
+        control: Arc<Control>,
+        dispatcher: Dispatcher<Message>,
+        channel: Channel,
+        tag: ShortString,
+    ) -> Self {
+        let parts = control.parts.lock().take();
+        let driver = parts.map(|parts| Driver {
+            control,
+            dispatcher,
+            channel,
+            tag,
+            consumer: Some(parts.consumer),
+            settlements: parts.settlements,
+            tx: parts.tx,
+            acks: FuturesUnordered::new(),
+            cancel: Cancel::Idle,
+            outstanding: 0,
+        });
+        Self {
+            driver,
+            done: false,
+        }
+    }
+}
+
+impl Future for Run {
+    type Output = Result<(), BridgeError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(!self.done, "amqp: Run polled after it completed");
+        let Some(driver) = self.driver.as_mut() else {
+            self.done = true;
+            return Poll::Ready(Err(BridgeError::AlreadyRunning));
+        };
+        let out = driver.poll(cx);
+        if out.is_ready() {
+            self.done = true;
+            if let Some(driver) = self.driver.take() {
+                driver.dispatcher.close();
+            }
+        }
+        out
+    }
+}
+
+impl Driver {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BridgeError>> {
+        self.control.register(cx.waker());
+        let mut budget = BUDGET;
+        loop {
+            let mut progress = false;
+            // Settlements out first: they free broker credit.
+            while budget > 0 {
+                let Poll::Ready(Some(settlement)) = self.settlements.poll_recv(cx) else {
+                    break;
+                };
+                self.outstanding -= 1;
+                self.acks.push(send(settlement));
+                budget -= 1;
+                progress = true;
+            }
+            while let Poll::Ready(Some(sent)) = self.acks.poll_next_unpin(cx) {
+                if let Err(err) = sent {
+                    return Poll::Ready(Err(BridgeError::Lost(err)));
+                }
+            }
+            if let Err(err) = self.poll_cancel(cx) {
+                return Poll::Ready(Err(BridgeError::Lost(err)));
+            }
+            // Deliveries in.
+            while budget > 0 {
+                let Some(consumer) = self.consumer.as_mut() else {
+                    break;
+                };
+                match Pin::new(consumer).poll_next(cx) {
+                    Poll::Ready(Some(Ok(delivery))) => {
+                        let msg = Message::new(delivery, self.tx.clone());
+                        let seen = msg.seen();
+                        self.outstanding += 1;
+                        // Full cannot happen (the backlog holds the credit);
+                        // closed means shutting down: either way the
+                        // message's drop requeues it on the broker.
+                        let _ = self.dispatcher.try_publish_seen(msg, seen);
+                        budget -= 1;
+                        progress = true;
+                    }
+                    Poll::Ready(Some(Err(err))) => {
+                        return Poll::Ready(Err(BridgeError::Lost(err)));
+                    }
+                    Poll::Ready(None) => {
+                        // Cancelled, by us or by the broker: no more
+                        // deliveries; the workers drain what is here.
+                        self.consumer = None;
+                        self.dispatcher.close();
+                        progress = true;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.consumer.is_none()
+                && !matches!(self.cancel, Cancel::Sending(_))
+                && self.outstanding == 0
+                && self.acks.is_empty()
+            {
+                return Poll::Ready(Ok(()));
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Starts `basic.cancel` once closing is asked (by
+    /// [`close`](super::ConsumerBridge::close) or by closing the
+    /// dispatcher), and polls it.
+    fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Result<(), lapin::Error> {
+        let asked = self.control.closing() || self.dispatcher.is_closed();
+        if asked && self.consumer.is_some() && matches!(self.cancel, Cancel::Idle) {
+            // What the broker sends until it confirms is still taken in and
+            // drained by the workers.
+            let channel = self.channel.clone();
+            let tag = self.tag.clone();
+            self.cancel = Cancel::Sending(Box::pin(async move {
+                channel
+                    .basic_cancel(tag, BasicCancelOptions::default())
+                    .await
+            }));
+        }
+        if let Cancel::Sending(cancel) = &mut self.cancel {
+            if let Poll::Ready(result) = cancel.as_mut().poll(cx) {
+                self.cancel = Cancel::Sent;
+                result?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The broker consumer's cancellation.
+enum Cancel {
+    Idle,
+    Sending(BoxFuture<lapin::Result<()>>),
+    Sent,
+}
+
+/// `basic.ack` or `basic.nack` for one settlement. `Ok(false)` means
+/// nothing was sent: the channel is already dead (or it was settled).
+fn send(settlement: Settlement) -> BoxFuture<lapin::Result<bool>> {
+    let Settlement { acker, verdict } = settlement;
+    Box::pin(async move {
+        match verdict {
+            Settle::Ack => acker.ack(BasicAckOptions::default()).await,
+            Settle::Requeue => {
+                let nack = BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                };
+                acker.nack(nack).await
+            }
+            Settle::Reject => {
+                let nack = BasicNackOptions {
+                    multiple: false,
+                    requeue: false,
+                };
+                acker.nack(nack).await
+            }
+        }
+    })
+}
+
+impl fmt::Debug for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Run");
+        if let Some(driver) = &self.driver {
+            out.field("outstanding", &driver.outstanding)
+                .field("sending", &driver.acks.len())
+                .field("consuming", &driver.consumer.is_some());
+        }
+        out.finish_non_exhaustive()
+    }
+}
