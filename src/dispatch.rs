@@ -85,6 +85,8 @@ mod core;
 mod error;
 mod publish;
 mod rate_limit;
+#[cfg(all(test, not(flowgate_loom)))]
+mod settle_tests;
 mod stats;
 mod timeout;
 
