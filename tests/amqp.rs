@@ -514,3 +514,202 @@ async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
     })
     .await;
 }
+
+// ----- cancellation of each .await --------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_cancelled_while_waiting_for_credit_publishes_nothing() {
+    let url = broker_or_skip!();
+    within(async move {
+        let conn = broker::connect(&url).await;
+        let admin = broker::channel(&conn).await;
+        let queue = broker::unique("cancel-credit");
+        broker::declare(&admin, &queue, &[]).await;
+        let publisher = Publisher::builder(&broker::channel(&conn).await)
+            .max_unconfirmed(1)
+            .build()
+            .await
+            .unwrap();
+        let mut first =
+            Box::pin(publisher.publish(&queue, b"first".to_vec(), BasicProperties::default()));
+        let first_done = first.as_mut().now_or_never();
+        let mut waiting =
+            Box::pin(publisher.publish(&queue, b"never".to_vec(), BasicProperties::default()));
+        if first_done.is_none() {
+            // The only credit is out: the second waits, then is dropped.
+            assert!(waiting.as_mut().now_or_never().is_none());
+            drop(waiting);
+            first.await.unwrap();
+        } else {
+            drop(waiting); // never polled: nothing to send
+        }
+        assert_eq!(
+            publisher.unconfirmed(),
+            0,
+            "the cancelled waiter kept no credit"
+        );
+        publisher
+            .publish(&queue, b"last".to_vec(), BasicProperties::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            broker::ready(&admin, &queue).await,
+            2,
+            "only first and last were published"
+        );
+        broker::delete(&admin, &queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_cancelled_after_sending_keeps_its_credit_until_confirmed() {
+    let url = broker_or_skip!();
+    within(async move {
+        let conn = broker::connect(&url).await;
+        let admin = broker::channel(&conn).await;
+        let queue = broker::unique("cancel-sent");
+        broker::declare(&admin, &queue, &[]).await;
+        let publisher = Publisher::builder(&broker::channel(&conn).await)
+            .max_unconfirmed(1)
+            .build()
+            .await
+            .unwrap();
+        let mut sent =
+            Box::pin(publisher.publish(&queue, b"sent".to_vec(), BasicProperties::default()));
+        if sent.as_mut().now_or_never().is_none() {
+            drop(sent); // out on the wire (or about to be), not confirmed yet
+            assert_eq!(
+                publisher.unconfirmed(),
+                1,
+                "its credit stays until the confirm"
+            );
+        }
+        // The next publish drives the dropped one's confirm, then gets the
+        // credit.
+        publisher
+            .publish(&queue, b"next".to_vec(), BasicProperties::default())
+            .await
+            .unwrap();
+        assert_eq!(publisher.unconfirmed(), 0);
+        assert_eq!(
+            broker::ready(&admin, &queue).await,
+            2,
+            "the cancelled publish was stored"
+        );
+        broker::delete(&admin, &queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_dropped_stops_the_bridge_and_the_broker_requeues() {
+    let url = broker_or_skip!();
+    within(async move {
+        let conn = broker::connect(&url).await;
+        let admin = broker::channel(&conn).await;
+        let queue = broker::unique("cancel-run");
+        broker::declare(&admin, &queue, &[]).await;
+        broker::publish_all(&admin, &queue, (0..3u8).map(|i| vec![i])).await;
+        let channel = broker::channel(&conn).await;
+        let bridge = ConsumerBridge::builder(&channel, &queue)
+            .credit(3)
+            .start()
+            .await
+            .unwrap();
+        let mut worker = bridge.subscribe(Subscription::prefetch(3));
+        let mut run = bridge.run();
+        let held = loop {
+            // Drive the driver by hand until a delivery is in.
+            assert!((&mut run).now_or_never().is_none());
+            if let Ok(d) = worker.try_recv() {
+                break d;
+            }
+            tokio::task::yield_now().await;
+        };
+        drop(run); // the dispatcher closes; nothing more is sent
+        held.ack(); // not sent: its driver is gone
+        while let Some(d) = worker.recv().await {
+            d.ack();
+        }
+        channel.close(200, "test done".into()).await.unwrap();
+        // The broker took every unsettled delivery back.
+        assert_eq!(broker::ready(&admin, &queue).await, 3);
+        broker::delete(&admin, &queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_cancelled_takes_nothing() {
+    let url = broker_or_skip!();
+    within(async move {
+        let conn = broker::connect(&url).await;
+        let admin = broker::channel(&conn).await;
+        let queue = broker::unique("cancel-start");
+        broker::declare(&admin, &queue, &[]).await;
+        broker::publish_all(&admin, &queue, (0..2u8).map(|i| vec![i])).await;
+        let channel = broker::channel(&conn).await;
+        let mut start = Box::pin(ConsumerBridge::builder(&channel, &queue).credit(2).start());
+        assert!(start.as_mut().now_or_never().is_none());
+        drop(start);
+        channel.close(200, "test done".into()).await.unwrap();
+        assert_eq!(broker::ready(&admin, &queue).await, 2);
+        // A second driver of one bridge is refused.
+        let channel = broker::channel(&conn).await;
+        let bridge = ConsumerBridge::builder(&channel, &queue)
+            .credit(2)
+            .start()
+            .await
+            .unwrap();
+        let first = bridge.run();
+        let second = bridge.run().await;
+        assert!(matches!(second, Err(BridgeError::AlreadyRunning)));
+        drop(first);
+        channel.close(200, "test done".into()).await.unwrap();
+        broker::delete(&admin, &queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_publisher_waits_for_its_cell() {
+    use flowgate::rate::{Quota, RateLimiter};
+    use flowgate::runtime::ManualClock;
+    use std::time::Duration;
+
+    let url = broker_or_skip!();
+    within(async move {
+        let conn = broker::connect(&url).await;
+        let admin = broker::channel(&conn).await;
+        let queue = broker::unique("rate");
+        broker::declare(&admin, &queue, &[]).await;
+        let clock = ManualClock::new();
+        let limiter = Arc::new(RateLimiter::with_clock(Quota::per_second(1), clock.clone()));
+        let publisher = Publisher::builder(&broker::channel(&conn).await)
+            .rate_limit_with(clock.clone(), limiter)
+            .build()
+            .await
+            .unwrap();
+        publisher
+            .publish(&queue, b"now".to_vec(), BasicProperties::default())
+            .await
+            .unwrap();
+        let mut later =
+            Box::pin(publisher.publish(&queue, b"later".to_vec(), BasicProperties::default()));
+        assert!(
+            later.as_mut().now_or_never().is_none(),
+            "the second cell is a second away"
+        );
+        assert_eq!(
+            broker::ready(&admin, &queue).await,
+            1,
+            "and nothing went out for it"
+        );
+        clock.advance(Duration::from_secs(1));
+        later.await.unwrap();
+        assert_eq!(broker::ready(&admin, &queue).await, 2);
+        broker::delete(&admin, &queue).await;
+    })
+    .await;
+}

@@ -11,11 +11,14 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
-use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
+use lapin::{BasicProperties, Channel, Confirmation};
 use std::sync::Arc;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Pace = Box<dyn Fn() -> BoxFuture<()> + Send + Sync>;
+/// A publish on its way: sent (or not yet), then confirmed; it hands the
+/// payload back.
+type Out = BoxFuture<(lapin::Result<Confirmation>, Vec<u8>)>;
 
 /// The default bound on unconfirmed publishes.
 pub const DEFAULT_MAX_UNCONFIRMED: usize = 64;
@@ -144,10 +147,10 @@ struct Inner {
     credits: Arc<CreditSemaphore>,
     max_unconfirmed: usize,
     pace: Option<Pace>,
-    /// Confirms of publishes whose future was dropped after the message
-    /// went out: their credit comes back when the confirm does, reaped by
-    /// the next publishes.
-    detached: Mutex<Vec<(PublisherConfirm, OwnedCredits)>>,
+    /// Publishes whose future was dropped once the message could have gone
+    /// out: each keeps its credit until its confirm comes, driven by the
+    /// next publishes.
+    detached: Mutex<Vec<(Out, OwnedCredits)>>,
 }
 
 impl Publisher {
@@ -174,10 +177,11 @@ impl Publisher {
     ///
     /// # Cancel safety
     ///
-    /// Cancelled before the message goes out (waiting for credit or the
-    /// rate limiter), nothing is published and the payload is dropped.
-    /// Cancelled after, the message may be stored; its credit stays taken
-    /// until the broker's confirm arrives, so the bound holds either way.
+    /// Cancelled while waiting for credit or for the rate limiter, nothing
+    /// is published and the payload is dropped. Cancelled later, the
+    /// message may go out and be stored; its credit stays taken until the
+    /// broker's confirm (or the channel's failure) comes, observed by later
+    /// publishes on this publisher, so the bound holds either way.
     pub async fn publish(
         &self,
         routing_key: &str,
@@ -197,25 +201,27 @@ impl Publisher {
         if let Some(pace) = &inner.pace {
             pace().await;
         }
-        let sent = inner
-            .channel
-            .basic_publish(
-                inner.exchange.clone(),
-                routing_key.into(),
-                inner.options,
-                &payload,
-                properties,
-            )
-            .await;
-        let confirm = match sent {
-            Ok(confirm) => confirm,
-            Err(err) => return Err(PublishError::new(PublishErrorKind::Channel(err), payload)),
-        };
+        // From here the message may go out at any poll: the send and the
+        // confirm are one future that a dropped publish leaves, with its
+        // credit, to the next publishes to finish.
+        let channel = inner.channel.clone();
+        let (exchange, options) = (inner.exchange.clone(), inner.options);
+        let routing_key = ShortString::from(routing_key);
+        let out: Out = Box::pin(async move {
+            let sent = channel
+                .basic_publish(exchange, routing_key, options, &payload, properties)
+                .await;
+            let confirmed = match sent {
+                Ok(confirm) => confirm.await,
+                Err(err) => Err(err),
+            };
+            (confirmed, payload)
+        });
         let mut pending = Pending {
             inner,
-            held: Some((confirm, credits)),
+            held: Some((out, credits)),
         };
-        let confirmed = poll_fn(|cx| pending.poll(cx)).await;
+        let (confirmed, payload) = poll_fn(|cx| pending.poll(cx)).await;
         let kind = match confirmed {
             Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => return Ok(()),
             Ok(Confirmation::Ack(Some(returned))) => PublishErrorKind::Returned {
@@ -256,23 +262,23 @@ impl Inner {
     /// Polls the detached confirms, returning the credit of those done.
     fn reap(&self, cx: &mut Context<'_>) {
         let mut detached = self.detached.lock();
-        detached.retain_mut(|(confirm, _)| Pin::new(confirm).poll(cx).is_pending());
+        detached.retain_mut(|(out, _)| out.as_mut().poll(cx).is_pending());
     }
 }
 
-/// A publish out and awaiting its confirm; dropped early, it leaves the
-/// confirm and its credit to [`Inner::reap`].
+/// A publish going out and awaiting its confirm; dropped early, it leaves
+/// the rest, with its credit, to [`Inner::reap`].
 struct Pending<'a> {
     inner: &'a Inner,
-    held: Option<(PublisherConfirm, OwnedCredits)>,
+    held: Option<(Out, OwnedCredits)>,
 }
 
 impl Pending<'_> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<lapin::Result<Confirmation>> {
-        let Some((confirm, _)) = self.held.as_mut() else {
-            unreachable!("amqp: confirm polled after it completed");
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(lapin::Result<Confirmation>, Vec<u8>)> {
+        let Some((out, _)) = self.held.as_mut() else {
+            unreachable!("amqp: publish polled after it completed");
         };
-        let out = Pin::new(confirm).poll(cx);
+        let out = out.as_mut().poll(cx);
         if out.is_ready() {
             // The credit goes back now.
             self.held = None;

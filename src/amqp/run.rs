@@ -149,6 +149,14 @@ impl Future for Run {
     }
 }
 
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.dispatcher.close();
+        }
+    }
+}
+
 impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BridgeError>> {
         self.control.register(cx.waker());
