@@ -66,15 +66,14 @@ async fn delete(channel: &Channel, queue: &str) {
         .unwrap();
 }
 
-/// The baseline: lapin's consumer stream, each delivery acked.
-async fn plain(conn: &Connection, queue: &str) -> Duration {
+/// A plain lapin consumer of `queue` with the bridge's prefetch.
+async fn consume(conn: &Connection, queue: &str) -> (Channel, lapin::Consumer) {
     let channel = conn.create_channel().await.unwrap();
     channel
         .basic_qos(PREFETCH, BasicQosOptions::default())
         .await
         .unwrap();
-    let start = Instant::now();
-    let mut consumer = channel
+    let consumer = channel
         .basic_consume(
             queue.into(),
             "".into(),
@@ -83,6 +82,13 @@ async fn plain(conn: &Connection, queue: &str) -> Duration {
         )
         .await
         .unwrap();
+    (channel, consumer)
+}
+
+/// The baseline: lapin's consumer stream, each delivery acked.
+async fn plain(conn: &Connection, queue: &str) -> Duration {
+    let start = Instant::now();
+    let (channel, mut consumer) = consume(conn, queue).await;
     let mut got = 0;
     while let Some(delivery) = consumer.next().await {
         delivery
@@ -103,21 +109,8 @@ async fn plain(conn: &Connection, queue: &str) -> Duration {
 /// A stronger baseline: lapin's stream with acks pipelined (not awaited
 /// one by one), as the bridge sends them.
 async fn plain_pipelined(conn: &Connection, queue: &str) -> Duration {
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .basic_qos(PREFETCH, BasicQosOptions::default())
-        .await
-        .unwrap();
     let start = Instant::now();
-    let mut consumer = channel
-        .basic_consume(
-            queue.into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let (channel, mut consumer) = consume(conn, queue).await;
     let mut acks = futures::stream::FuturesUnordered::new();
     let mut got = 0;
     while got < N {

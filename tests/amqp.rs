@@ -61,19 +61,17 @@ fn dead_letter_to(dlq: &str) -> Vec<(&'static str, AMQPValue)> {
 async fn prefetch_is_respected_end_to_end() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("prefetch");
-        broker::declare(&admin, &queue, &[]).await;
+        let fx = broker::Fixture::new(&url, "prefetch", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
         broker::publish_all(
-            &broker::channel(&conn).await,
-            &queue,
+            &broker::channel(conn).await,
+            queue,
             (0..20u8).map(|i| vec![i]),
         )
         .await;
 
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(3)
             .start()
             .await
@@ -89,7 +87,7 @@ async fn prefetch_is_respected_end_to_end() {
         }
         // The broker sent exactly the credit: its own count of ready messages
         // says so, and no worker holds more than its prefetch.
-        assert_eq!(broker::ready(&admin, &queue).await, 17);
+        assert_eq!(broker::ready(admin, queue).await, 17);
         for worker in &mut workers {
             assert!(matches!(worker.try_recv(), Err(TryRecvError::Empty)));
         }
@@ -104,7 +102,7 @@ async fn prefetch_is_respected_end_to_end() {
             acked += 1;
             // Whatever the broker sent, it never had more than the credit out
             // unacked: sent = 20 - ready <= acked + 3.
-            let ready = broker::ready(&admin, &queue).await;
+            let ready = broker::ready(admin, queue).await;
             assert!(
                 20 - ready <= acked + 3,
                 "broker sent {} with {acked} acked",
@@ -124,9 +122,9 @@ async fn prefetch_is_respected_end_to_end() {
             assert!(worker.recv().await.is_none());
         }
         run.await.unwrap().unwrap();
-        assert_eq!(broker::ready(&admin, &queue).await, 0);
+        assert_eq!(broker::ready(admin, queue).await, 0);
         assert_eq!(bridge.stats().acked, 20);
-        broker::delete(&admin, &queue).await;
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -135,20 +133,18 @@ async fn prefetch_is_respected_end_to_end() {
 async fn weighted_dispatch_across_local_workers() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("weighted");
-        broker::declare(&admin, &queue, &[]).await;
+        let fx = broker::Fixture::new(&url, "weighted", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
         let total = 400usize;
         broker::publish_all(
-            &broker::channel(&conn).await,
-            &queue,
+            &broker::channel(conn).await,
+            queue,
             (0..total).map(|i| i.to_le_bytes().to_vec()),
         )
         .await;
 
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(20)
             .strategy(Strategy::Weighted)
             .start()
@@ -180,8 +176,8 @@ async fn weighted_dispatch_across_local_workers() {
         assert_eq!(counts.iter().sum::<usize>(), total);
         // Weight 3 against weight 1: three quarters, give or take a window.
         assert!((280..=320).contains(&counts[0]), "{counts:?}");
-        assert_eq!(broker::ready(&admin, &queue).await, 0);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 0);
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -293,14 +289,12 @@ async fn quorum_delivery_count_and_max_attempts() {
 async fn dropped_worker_mid_delivery_is_redelivered() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("dropped");
-        broker::declare(&admin, &queue, &[]).await;
-        broker::publish_all(&broker::channel(&conn).await, &queue, [b"one".to_vec()]).await;
+        let fx = broker::Fixture::new(&url, "dropped", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        broker::publish_all(&broker::channel(conn).await, queue, [b"one".to_vec()]).await;
 
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(2)
             .start()
             .await
@@ -319,8 +313,8 @@ async fn dropped_worker_mid_delivery_is_redelivered() {
         bridge.close();
         assert!(second.recv().await.is_none());
         run.await.unwrap().unwrap();
-        assert_eq!(broker::ready(&admin, &queue).await, 0);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 0);
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -329,11 +323,9 @@ async fn dropped_worker_mid_delivery_is_redelivered() {
 async fn confirms_bound_the_outstanding_publishes() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("confirms");
-        broker::declare(&admin, &queue, &[]).await;
-        let publisher = Publisher::builder(&broker::channel(&conn).await)
+        let fx = broker::Fixture::new(&url, "confirms", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        let publisher = Publisher::builder(&broker::channel(conn).await)
             .max_unconfirmed(4)
             .build()
             .await
@@ -342,7 +334,7 @@ async fn confirms_bound_the_outstanding_publishes() {
         let mut publishes: Vec<_> = (0..20u8)
             .map(|i| {
                 Some(Box::pin(publisher.publish(
-                    &queue,
+                    queue,
                     vec![i],
                     BasicProperties::default(),
                 )))
@@ -365,8 +357,8 @@ async fn confirms_bound_the_outstanding_publishes() {
             publish.await.unwrap();
         }
         assert_eq!(publisher.unconfirmed(), 0);
-        assert_eq!(broker::ready(&admin, &queue).await, 20);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 20);
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -435,16 +427,14 @@ async fn nacked_and_returned_publishes_come_back_with_their_payload() {
 async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("loss");
-        broker::declare(&admin, &queue, &[]).await;
-        broker::publish_all(&admin, &queue, (0..5u8).map(|i| vec![i])).await;
+        let fx = broker::Fixture::new(&url, "loss", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        broker::publish_all(admin, queue, (0..5u8).map(|i| vec![i])).await;
 
         let proxy = broker::Proxy::start(&url).await;
         let lossy = broker::connect(&proxy.url).await;
         let channel = broker::channel(&lossy).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(5)
             .start()
             .await
@@ -484,8 +474,8 @@ async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
 
         // On a healthy connection: everything not acked before the cut comes
         // back, flagged, and nothing comes back twice.
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(5)
             .start()
             .await
@@ -510,7 +500,7 @@ async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
         // broker: those messages are acked or redelivered, never lost.
         let everything: BTreeSet<Vec<u8>> = acked.union(&again).cloned().collect();
         assert_eq!(everything.len(), 5, "nothing lost");
-        broker::delete(&admin, &queue).await;
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -521,20 +511,18 @@ async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
 async fn publish_cancelled_while_waiting_for_credit_publishes_nothing() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("cancel-credit");
-        broker::declare(&admin, &queue, &[]).await;
-        let publisher = Publisher::builder(&broker::channel(&conn).await)
+        let fx = broker::Fixture::new(&url, "cancel-credit", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        let publisher = Publisher::builder(&broker::channel(conn).await)
             .max_unconfirmed(1)
             .build()
             .await
             .unwrap();
         let mut first =
-            Box::pin(publisher.publish(&queue, b"first".to_vec(), BasicProperties::default()));
+            Box::pin(publisher.publish(queue, b"first".to_vec(), BasicProperties::default()));
         let first_done = first.as_mut().now_or_never();
         let mut waiting =
-            Box::pin(publisher.publish(&queue, b"never".to_vec(), BasicProperties::default()));
+            Box::pin(publisher.publish(queue, b"never".to_vec(), BasicProperties::default()));
         if first_done.is_none() {
             // The only credit is out: the second waits, then is dropped.
             assert!(waiting.as_mut().now_or_never().is_none());
@@ -549,15 +537,15 @@ async fn publish_cancelled_while_waiting_for_credit_publishes_nothing() {
             "the cancelled waiter kept no credit"
         );
         publisher
-            .publish(&queue, b"last".to_vec(), BasicProperties::default())
+            .publish(queue, b"last".to_vec(), BasicProperties::default())
             .await
             .unwrap();
         assert_eq!(
-            broker::ready(&admin, &queue).await,
+            broker::ready(admin, queue).await,
             2,
             "only first and last were published"
         );
-        broker::delete(&admin, &queue).await;
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -566,17 +554,15 @@ async fn publish_cancelled_while_waiting_for_credit_publishes_nothing() {
 async fn publish_cancelled_after_sending_keeps_its_credit_until_confirmed() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("cancel-sent");
-        broker::declare(&admin, &queue, &[]).await;
-        let publisher = Publisher::builder(&broker::channel(&conn).await)
+        let fx = broker::Fixture::new(&url, "cancel-sent", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        let publisher = Publisher::builder(&broker::channel(conn).await)
             .max_unconfirmed(1)
             .build()
             .await
             .unwrap();
         let mut sent =
-            Box::pin(publisher.publish(&queue, b"sent".to_vec(), BasicProperties::default()));
+            Box::pin(publisher.publish(queue, b"sent".to_vec(), BasicProperties::default()));
         if sent.as_mut().now_or_never().is_none() {
             drop(sent); // out on the wire (or about to be), not confirmed yet
             assert_eq!(
@@ -588,16 +574,16 @@ async fn publish_cancelled_after_sending_keeps_its_credit_until_confirmed() {
         // The next publish drives the dropped one's confirm, then gets the
         // credit.
         publisher
-            .publish(&queue, b"next".to_vec(), BasicProperties::default())
+            .publish(queue, b"next".to_vec(), BasicProperties::default())
             .await
             .unwrap();
         assert_eq!(publisher.unconfirmed(), 0);
         assert_eq!(
-            broker::ready(&admin, &queue).await,
+            broker::ready(admin, queue).await,
             2,
             "the cancelled publish was stored"
         );
-        broker::delete(&admin, &queue).await;
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -606,13 +592,11 @@ async fn publish_cancelled_after_sending_keeps_its_credit_until_confirmed() {
 async fn run_dropped_stops_the_bridge_and_the_broker_requeues() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("cancel-run");
-        broker::declare(&admin, &queue, &[]).await;
-        broker::publish_all(&admin, &queue, (0..3u8).map(|i| vec![i])).await;
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let fx = broker::Fixture::new(&url, "cancel-run", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        broker::publish_all(admin, queue, (0..3u8).map(|i| vec![i])).await;
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(3)
             .start()
             .await
@@ -634,8 +618,8 @@ async fn run_dropped_stops_the_bridge_and_the_broker_requeues() {
         }
         channel.close(200, "test done".into()).await.unwrap();
         // The broker took every unsettled delivery back.
-        assert_eq!(broker::ready(&admin, &queue).await, 3);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 3);
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -644,20 +628,18 @@ async fn run_dropped_stops_the_bridge_and_the_broker_requeues() {
 async fn start_cancelled_takes_nothing() {
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("cancel-start");
-        broker::declare(&admin, &queue, &[]).await;
-        broker::publish_all(&admin, &queue, (0..2u8).map(|i| vec![i])).await;
-        let channel = broker::channel(&conn).await;
-        let mut start = Box::pin(ConsumerBridge::builder(&channel, &queue).credit(2).start());
+        let fx = broker::Fixture::new(&url, "cancel-start", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        broker::publish_all(admin, queue, (0..2u8).map(|i| vec![i])).await;
+        let channel = broker::channel(conn).await;
+        let mut start = Box::pin(ConsumerBridge::builder(&channel, queue).credit(2).start());
         assert!(start.as_mut().now_or_never().is_none());
         drop(start);
         channel.close(200, "test done".into()).await.unwrap();
-        assert_eq!(broker::ready(&admin, &queue).await, 2);
+        assert_eq!(broker::ready(admin, queue).await, 2);
         // A second driver of one bridge is refused.
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(2)
             .start()
             .await
@@ -667,7 +649,7 @@ async fn start_cancelled_takes_nothing() {
         assert!(matches!(second, Err(BridgeError::AlreadyRunning)));
         drop(first);
         channel.close(200, "test done".into()).await.unwrap();
-        broker::delete(&admin, &queue).await;
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -680,36 +662,34 @@ async fn rate_limited_publisher_waits_for_its_cell() {
 
     let url = broker_or_skip!();
     within(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("rate");
-        broker::declare(&admin, &queue, &[]).await;
+        let fx = broker::Fixture::new(&url, "rate", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
         let clock = ManualClock::new();
         let limiter = Arc::new(RateLimiter::with_clock(Quota::per_second(1), clock.clone()));
-        let publisher = Publisher::builder(&broker::channel(&conn).await)
+        let publisher = Publisher::builder(&broker::channel(conn).await)
             .rate_limit_with(clock.clone(), limiter)
             .build()
             .await
             .unwrap();
         publisher
-            .publish(&queue, b"now".to_vec(), BasicProperties::default())
+            .publish(queue, b"now".to_vec(), BasicProperties::default())
             .await
             .unwrap();
         let mut later =
-            Box::pin(publisher.publish(&queue, b"later".to_vec(), BasicProperties::default()));
+            Box::pin(publisher.publish(queue, b"later".to_vec(), BasicProperties::default()));
         assert!(
             later.as_mut().now_or_never().is_none(),
             "the second cell is a second away"
         );
         assert_eq!(
-            broker::ready(&admin, &queue).await,
+            broker::ready(admin, queue).await,
             1,
             "and nothing went out for it"
         );
         clock.advance(Duration::from_secs(1));
         later.await.unwrap();
-        assert_eq!(broker::ready(&admin, &queue).await, 2);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 2);
+        broker::delete(admin, queue).await;
     })
     .await;
 }

@@ -60,13 +60,11 @@ async fn pika_publishes_the_bridge_consumes_nothing_lost() {
     let url = broker_or_skip!();
     let Some(python) = pika() else { return };
     bounded(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("from-pika");
-        broker::declare(&admin, &queue, &[]).await;
+        let fx = broker::Fixture::new(&url, "from-pika", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
         let n = 300usize;
-        let channel = broker::channel(&conn).await;
-        let bridge = ConsumerBridge::builder(&channel, &queue)
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
             .credit(16)
             .start()
             .await
@@ -110,8 +108,8 @@ async fn pika_publishes_the_bridge_consumes_nothing_lost() {
         assert!(rx.recv().await.is_none(), "nothing beyond what pika sent");
         run.await.unwrap().unwrap();
         assert_eq!(bridge.stats().acked, n as u64);
-        assert_eq!(broker::ready(&admin, &queue).await, 0);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 0);
+        broker::delete(admin, queue).await;
     })
     .await;
 }
@@ -121,12 +119,10 @@ async fn flowgate_publishes_pika_consumes_nothing_lost() {
     let url = broker_or_skip!();
     let Some(python) = pika() else { return };
     bounded(async move {
-        let conn = broker::connect(&url).await;
-        let admin = broker::channel(&conn).await;
-        let queue = broker::unique("to-pika");
-        broker::declare(&admin, &queue, &[]).await;
+        let fx = broker::Fixture::new(&url, "to-pika", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
         let n = 300usize;
-        let publisher = Publisher::builder(&broker::channel(&conn).await)
+        let publisher = Publisher::builder(&broker::channel(conn).await)
             .max_unconfirmed(8)
             .build()
             .await
@@ -157,8 +153,8 @@ async fn flowgate_publishes_pika_consumes_nothing_lost() {
         let want: BTreeSet<String> = (0..n).map(|i| format!("flowgate-{i}")).collect();
         assert_eq!(got.len(), n, "pika got each message once");
         assert_eq!(unique, want.iter().map(String::as_str).collect());
-        assert_eq!(broker::ready(&admin, &queue).await, 0);
-        broker::delete(&admin, &queue).await;
+        assert_eq!(broker::ready(admin, queue).await, 0);
+        broker::delete(admin, queue).await;
     })
     .await;
 }

@@ -127,6 +127,24 @@ pub async fn publish_all(
     }
 }
 
+/// One test's broker setup: a connection, a channel for checks, and a
+/// fresh queue declared with `arguments`.
+pub struct Fixture {
+    pub conn: Connection,
+    pub admin: Channel,
+    pub queue: String,
+}
+
+impl Fixture {
+    pub async fn new(url: &str, prefix: &str, arguments: &[(&str, AMQPValue)]) -> Self {
+        let conn = connect(url).await;
+        let admin = channel(&conn).await;
+        let queue = unique(prefix);
+        declare(&admin, &queue, arguments).await;
+        Self { conn, admin, queue }
+    }
+}
+
 /// A TCP proxy in front of the broker whose connections can be cut, to
 /// lose a connection the way a network does.
 pub struct Proxy {
