@@ -72,13 +72,19 @@
 //!
 //! # Locking
 //!
-//! The queue state sits behind one mutex, taken once per publish and ack
-//! for a few queue operations and a scan of the consumers, as a RabbitMQ
-//! queue is serialised by one process; wakers are woken after it is
-//! released. A `recv` takes every delivery ready for its consumer under
-//! one lock, and the next `recv`s hand them out without it (auto-ack
-//! consumers take one at a time). Steady-state publish → recv → ack allocates nothing: messages
-//! live in pooled slots, and queues and windows keep their capacity.
+//! The queue state sits behind one mutex, taken once per publish for a few
+//! queue operations and a scan of the consumers, as a RabbitMQ queue is
+//! serialised by one process; wakers are woken after it is released. A
+//! `recv` takes every delivery ready for its consumer under one lock, and
+//! the next `recv`s hand them out without it (auto-ack consumers take one
+//! at a time). A plain [`ack`](Delivery::ack) that no one waits on (no
+//! publisher waiting for room, no `recv` of its consumer pending, not
+//! closed) takes no lock: it sets a bit in its consumer's ack word, and the
+//! next locked operation settles it before anything else, so prefetch,
+//! counts and stats stay exact (not under `Adaptive`, which times each ack
+//! under the lock). Steady-state publish → recv → ack allocates nothing:
+//! messages live in pooled slots, and queues and windows keep their
+//! capacity.
 
 mod consumer;
 mod core;
@@ -96,7 +102,7 @@ pub use self::stats::{ConsumerStats, Stats};
 pub use self::timeout::{PublishTimeout, PublishTimeoutError, RecvTimeout, RecvTimeoutError};
 
 use self::core::{ClockFn, Config, Core, Effects, Sink};
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use ::core::fmt;
 use std::time::Duration;
 
@@ -441,26 +447,52 @@ struct Shared<T> {
 impl<T> Shared<T> {
     /// Runs `f` under the lock, then assigns what it made assignable; wakes
     /// and drops what it left after releasing the lock.
+    ///
+    /// First settles the acks made without the lock and assigns what they
+    /// made assignable, so `f` sees exact state; last, marks the consumers
+    /// whose acks someone now waits on (which may settle more acks made
+    /// meanwhile, and so pump again).
     fn run<R>(&self, f: impl FnOnce(&mut Core<T>, &mut Effects<T>) -> R) -> R {
         let mut fx = Effects::new();
         let mut core = self.core.lock();
-        let out = f(&mut core, &mut fx);
-        let mut done = core.pump(&mut fx);
-        drop(core);
-        fx.wakes.wake_all();
-        while !done {
-            let mut core = self.core.lock();
-            done = core.pump(&mut fx);
-            drop(core);
-            fx.wakes.wake_all();
+        if core.collect_acks(&mut fx) {
+            core = self.pump(core, &mut fx);
         }
+        let out = f(&mut core, &mut fx);
+        core = self.pump(core, &mut fx);
+        while core.sync_hot(&mut fx) {
+            core = self.pump(core, &mut fx);
+        }
+        drop(core);
+        self.after(&mut fx);
         out
     }
 
-    /// Runs `f` under the lock, for operations that make nothing
-    /// assignable and wake no one.
-    fn locked<R>(&self, f: impl FnOnce(&mut Core<T>) -> R) -> R {
-        f(&mut self.core.lock())
+    /// Once the lock is released: wakes, then drops buried messages.
+    fn after(&self, fx: &mut Effects<T>) {
+        fx.wakes.wake_all();
+        fx.drop_messages();
+        if fx.more.capacity() > 0 {
+            // Several messages were dropped: lend their vector again.
+            self.core
+                .lock()
+                .return_graves(::core::mem::take(&mut fx.more));
+        }
+    }
+
+    /// Pumps until done, waking (with the lock released) each time the
+    /// batch of wakers fills up.
+    fn pump<'a>(
+        &'a self,
+        mut core: MutexGuard<'a, Core<T>>,
+        fx: &mut Effects<T>,
+    ) -> MutexGuard<'a, Core<T>> {
+        while !core.pump(fx) {
+            drop(core);
+            fx.wakes.wake_all();
+            core = self.core.lock();
+        }
+        core
     }
 
     fn add_handle(&self) {
@@ -561,8 +593,8 @@ impl<T> Dispatcher<T> {
     /// assert_eq!(*consumer.try_recv().unwrap(), 1);
     /// ```
     pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
-        let (key, id) = self.shared.run(|core, _| core.subscribe(&subscription));
-        Consumer::new(Arc::clone(&self.shared), key, id, &subscription)
+        let (key, id, acks) = self.shared.run(|core, _| core.subscribe(&subscription));
+        Consumer::new(Arc::clone(&self.shared), key, id, acks, &subscription)
     }
 
     /// Closes the dispatcher: publishing fails from now on (waiting
@@ -612,7 +644,7 @@ impl<T> Dispatcher<T> {
     /// assert_eq!((stats.published, stats.backlog), (1, 1));
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.core.lock().stats()
+        self.shared.run(|core, _| core.stats())
     }
 }
 

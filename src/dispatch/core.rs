@@ -23,9 +23,14 @@
 //! that is when the slot is unique; a slot that becomes unique under the
 //! lock is emptied and returned to the pool, so the steady state allocates
 //! nothing. Every clone of a slot is dropped under the lock (a delivery
-//! hands its clone back to the core), which makes "unique" a stable fact.
+//! hands its clone back to the core, or for an ack without the lock leaks
+//! it for the core to drop: see [`acks`]), which makes "unique" a stable
+//! fact.
 
+mod acks;
 mod pick;
+
+pub(super) use self::acks::Acks;
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
@@ -92,6 +97,13 @@ pub(super) struct Token {
     tag: u64,
 }
 
+impl Token {
+    /// The delivery's index in its consumer's window.
+    pub(super) fn window(&self) -> usize {
+        self.window
+    }
+}
+
 /// How a delivery ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -105,9 +117,10 @@ pub(super) enum Outcome {
 pub(super) struct Effects<T> {
     pub(super) wakes: WakeList,
     /// Messages to drop outside the lock; one inline so the ack path does
-    /// not allocate.
+    /// not allocate, more in a vector lent by the core (`Core::graves`)
+    /// and given back with [`Core::return_graves`].
     one: Option<T>,
-    more: Vec<T>,
+    pub(super) more: Vec<T>,
 }
 
 impl<T> Effects<T> {
@@ -119,12 +132,10 @@ impl<T> Effects<T> {
         }
     }
 
-    fn bury(&mut self, msg: T) {
-        if self.one.is_none() {
-            self.one = Some(msg);
-        } else {
-            self.more.push(msg);
-        }
+    /// Drops the buried messages (the caller has released the lock).
+    pub(super) fn drop_messages(&mut self) {
+        self.one = None;
+        self.more.clear();
     }
 }
 
@@ -171,6 +182,10 @@ struct ConsumerState<T> {
     cursor: u64,
     redo: VecDeque<Entry<T>>,
     stats: Counters,
+    /// Lock-free acks of this consumer's deliveries, and whether their word
+    /// is `HOT` (see [`acks`]).
+    acks: Arc<Acks>,
+    hot: bool,
 }
 
 impl<T> ConsumerState<T> {
@@ -222,6 +237,10 @@ pub(super) struct Core<T> {
     turn: u64,
     /// Empty, unique slots for reuse.
     pool: Vec<Arc<Slot<T>>>,
+    /// An empty vector with capacity, lent to an operation that drops
+    /// several messages (lock-free acks collected together), so that does
+    /// not allocate once warm.
+    graves: Vec<T>,
     /// Publishers waiting for room; a waiter unlinked while not closed was
     /// granted one of the `reserved` places.
     publishers: WaitList<()>,
@@ -251,6 +270,7 @@ impl<T> Core<T> {
             next_id: 0,
             turn: 0,
             pool: Vec::with_capacity(warm),
+            graves: Vec::new(),
             publishers: WaitList::new(),
             reserved: 0,
             in_flight: 0,
@@ -521,8 +541,9 @@ impl<T> Core<T> {
 
     // ----- consumers --------------------------------------------------
 
-    /// Adds a consumer; returns its slab index and id.
-    pub(super) fn subscribe(&mut self, sub: &Subscription) -> (usize, u64) {
+    /// Adds a consumer; returns its slab index, id and, if its deliveries
+    /// may ack without the lock, its ack word.
+    pub(super) fn subscribe(&mut self, sub: &Subscription) -> (usize, u64, Option<Arc<Acks>>) {
         let id = self.next_id;
         self.next_id += 1;
         // A late subscriber to a broadcast only gets later messages; the
@@ -551,7 +572,13 @@ impl<T> Core<T> {
             cursor,
             redo: VecDeque::new(),
             stats: Counters::default(),
+            // `HOT` until the end of this operation decides (`sync_hot`).
+            acks: Arc::new(Acks::new(true)),
+            hot: true,
         };
+        // Adaptive times every ack under the lock.
+        let lazy = !sub.auto_ack && self.strategy != Strategy::Adaptive;
+        let acks = lazy.then(|| Arc::clone(&state.acks));
         let ci = match self.vacant.pop() {
             Some(ci) => {
                 self.consumers[ci] = Some(state);
@@ -573,7 +600,7 @@ impl<T> Core<T> {
             .unwrap_or(self.order.len());
         self.order.insert(at, ci);
         self.reserve_slots();
-        (ci, id)
+        (ci, id, acks)
     }
 
     /// Grows the slot pool and the backlog up front to what the consumers'
@@ -597,6 +624,7 @@ impl<T> Core<T> {
     /// (under Broadcast its copies are released instead: the other
     /// consumers have their own).
     pub(super) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
+        self.retire_acks(ci, fx);
         let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
             return;
         };
@@ -851,7 +879,7 @@ impl<T> Core<T> {
     /// dead-letter mailbox, sent there; the slot goes back to the pool.
     pub(super) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
         if let Some(msg) = self.release_take(slot) {
-            fx.bury(msg);
+            self.bury(msg, fx);
         }
     }
 
@@ -885,8 +913,32 @@ impl<T> Core<T> {
         self.pool.push(slot);
         if let Some(msg) = msg {
             if let Err(msg) = self.send_dead(ci, msg) {
-                fx.bury(msg);
+                self.bury(msg, fx);
             }
+        }
+    }
+
+    /// Has `msg` dropped after the lock is released (its `Drop` may call
+    /// back into the dispatcher), or now if dropping it does nothing.
+    fn bury(&mut self, msg: T, fx: &mut Effects<T>) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        if fx.one.is_none() {
+            fx.one = Some(msg);
+        } else {
+            if fx.more.capacity() == 0 {
+                fx.more = core::mem::take(&mut self.graves);
+            }
+            fx.more.push(msg);
+        }
+    }
+
+    /// Takes back the vector lent by `bury`, emptied outside the lock.
+    pub(super) fn return_graves(&mut self, graves: Vec<T>) {
+        debug_assert!(graves.is_empty());
+        if graves.capacity() > self.graves.capacity() {
+            self.graves = graves;
         }
     }
 
@@ -912,6 +964,86 @@ impl<T> Core<T> {
         self.totals.dropped += 1;
         if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
             c.stats.dropped += 1;
+        }
+    }
+
+    // ----- lock-free acks (see `acks`) ---------------------------------
+
+    /// Settles the acks every consumer made without the lock. Every locked
+    /// operation starts with this, so what it reads or assigns is exact.
+    /// Returns whether there were any (the caller pumps).
+    pub(super) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
+        if self.strategy == Strategy::Adaptive {
+            return false;
+        }
+        let mut settled = false;
+        for ci in 0..self.consumers.len() {
+            if let Some(c) = &self.consumers[ci] {
+                let bits = c.acks.collect();
+                if bits != 0 {
+                    self.settle_lazy(ci, bits, fx);
+                    settled = true;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Makes each consumer's `HOT` flag say whether anyone waits on its
+    /// acks; returns whether that settled acks made before it was set (the
+    /// caller pumps again).
+    pub(super) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
+        let all = self.closed || !self.publishers.is_empty() || self.strategy == Strategy::Adaptive;
+        let mut settled = false;
+        for ci in 0..self.consumers.len() {
+            let Some(c) = &mut self.consumers[ci] else {
+                continue;
+            };
+            let want = all || c.waker.is_some();
+            if want != c.hot {
+                c.hot = want;
+                let bits = c.acks.set_hot(want);
+                if bits != 0 {
+                    self.settle_lazy(ci, bits, fx);
+                    settled = true;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Consumer `ci` is being dropped: settles its last lock-free acks and
+    /// makes every later one stale.
+    fn retire_acks(&mut self, ci: usize, fx: &mut Effects<T>) {
+        if let Some(Some(c)) = self.consumers.get(ci) {
+            let bits = c.acks.close();
+            self.settle_lazy(ci, bits, fx);
+        }
+    }
+
+    /// Acks the deliveries of `ci` at the window indices set in `bits`.
+    fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        while bits != 0 {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let c = self.consumer(ci);
+            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
+                unreachable!("dispatch: a lock-free ack of a vacant window entry")
+            };
+            debug_assert!(flight.received, "dispatch: acked before received");
+            // SAFETY: the delivery of this window entry (its only one: an
+            // entry leaves its window only when settled, and this consumer
+            // is alive) turned its clone of the entry's slot into a raw
+            // pointer with `Arc::into_raw` before publishing its bit, and
+            // gave up the pointer: this is the one drop of that clone. The
+            // window's own clone keeps the count above zero.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
+            c.free.push(at);
+            c.unacked -= 1;
+            c.stats.acked += 1;
+            self.in_flight -= 1;
+            self.totals.acked += 1;
+            self.release(flight.slot, fx);
         }
     }
 
