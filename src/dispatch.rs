@@ -139,8 +139,10 @@ pub enum Strategy {
     /// prefetch; ties in turn.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's peak-EWMA of its service time (from `recv`, or from
-    /// its previous ack if later, to ack; a slower sample counts at once, a faster one decays in with time
+    /// each consumer's peak-EWMA of its service time (from when `recv`
+    /// hands the delivery out, or from its previous ack if later, to ack:
+    /// time the task spends waiting or yielding inside `recv` is not
+    /// counted; a slower sample counts at once, a faster one decays in with time
     /// constant 100 ms). Each consumer's prefetch window is also scaled by
     /// its speed relative to the fastest (at least 1), so under a backlog a
     /// consumer four times slower holds a quarter of the messages. A
@@ -593,8 +595,18 @@ impl<T> Dispatcher<T> {
     /// assert_eq!(*consumer.try_recv().unwrap(), 1);
     /// ```
     pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
-        let (key, id, acks) = self.shared.run(|core, _| core.subscribe(&subscription));
-        Consumer::new(Arc::clone(&self.shared), key, id, acks, &subscription)
+        let (key, id, acks, clock) = self.shared.run(|core, _| {
+            let (key, id, acks) = core.subscribe(&subscription);
+            (key, id, acks, core.adaptive_clock())
+        });
+        Consumer::new(
+            Arc::clone(&self.shared),
+            key,
+            id,
+            acks,
+            clock,
+            &subscription,
+        )
     }
 
     /// Closes the dispatcher: publishing fails from now on (waiting

@@ -47,6 +47,25 @@ pub(super) type Sink<T> = crate::mailbox::Sender<T>;
 /// A time source for [`Strategy::Adaptive`]: time since an arbitrary origin.
 pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;
 
+/// The time source of [`Strategy::Adaptive`], read under the lock by the
+/// core (acks) and without it by consumers (when `recv` hands a delivery
+/// out).
+pub(super) struct Clock {
+    source: Option<ClockFn>,
+    origin: Instant,
+}
+
+impl Clock {
+    /// Nanoseconds since the clock's origin.
+    pub(super) fn now_ns(&self) -> u64 {
+        let since = match &self.source {
+            Some(clock) => clock(),
+            None => self.origin.elapsed(),
+        };
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
 /// One message, shared by the core's tables and the deliveries of it.
 pub(super) struct Slot<T> {
     /// `Some` whenever anything but the pool holds the slot. Written only
@@ -95,12 +114,20 @@ pub(super) struct Token {
     consumer: usize,
     window: usize,
     tag: u64,
+    /// Adaptive: clock reading when `recv` handed the delivery to the
+    /// application (0 if not read).
+    handed_at: u64,
 }
 
 impl Token {
     /// The delivery's index in its consumer's window.
     pub(super) fn window(&self) -> usize {
         self.window
+    }
+
+    /// Adaptive: records when `recv` handed the delivery out.
+    pub(super) fn hand_out(&mut self, at: u64) {
+        self.handed_at = at;
     }
 }
 
@@ -217,8 +244,7 @@ pub(super) struct Core<T> {
     capacity: usize,
     max_attempts: u32,
     dead_letter: Option<Sink<T>>,
-    clock: Option<ClockFn>,
-    origin: Instant,
+    clock: Arc<Clock>,
     /// Set once by `close`, never cleared.
     closed: bool,
     /// Messages not yet assigned, oldest first (requeued ones at the front).
@@ -258,8 +284,10 @@ impl<T> Core<T> {
             capacity: config.capacity,
             max_attempts: config.max_attempts,
             dead_letter: config.dead_letter,
-            clock: config.clock,
-            origin: Instant::now(),
+            clock: Arc::new(Clock {
+                source: config.clock,
+                origin: Instant::now(),
+            }),
             closed: false,
             backlog: VecDeque::with_capacity(warm),
             log_base: 0,
@@ -288,11 +316,12 @@ impl<T> Core<T> {
     }
 
     fn now_ns(&self) -> u64 {
-        let since = match &self.clock {
-            Some(clock) => clock(),
-            None => self.origin.elapsed(),
-        };
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        self.clock.now_ns()
+    }
+
+    /// Adaptive: the clock, for consumers to time their `recv`s.
+    pub(super) fn adaptive_clock(&self) -> Option<Arc<Clock>> {
+        (self.strategy == Strategy::Adaptive).then(|| Arc::clone(&self.clock))
     }
 
     fn consumer(&mut self, ci: usize) -> &mut ConsumerState<T> {
@@ -736,6 +765,7 @@ impl<T> Core<T> {
                 consumer: ci,
                 window: at,
                 tag: flight.tag,
+                handed_at: 0,
             }),
             attempt: flight.attempt,
         })
@@ -795,6 +825,7 @@ impl<T> Core<T> {
         take: bool,
         fx: &mut Effects<T>,
     ) -> Option<T> {
+        let handed_at = token.map_or(0, |token| token.handed_at);
         let flight = token.and_then(|token| self.settle(token));
         let Some((ci, flight)) = flight else {
             return self.release_or_take(slot, take, fx);
@@ -806,12 +837,15 @@ impl<T> Core<T> {
             Outcome::Ack => {
                 c.stats.acked += 1;
                 if self.strategy == Strategy::Adaptive {
-                    // Service time: from receipt, or from the previous
-                    // ack if later (a consumer working through deliveries
-                    // it took together starts each when it acks the last).
+                    // Service time: from when `recv` handed it out, or
+                    // from the previous ack if later (a consumer working
+                    // through deliveries it holds together starts each
+                    // when it acks the last). Time the consumer's task
+                    // spent descheduled inside `recv` (waiting, or yielding
+                    // its budget) is not counted.
                     let now = self.now_ns();
                     let c = self.consumer(ci);
-                    let started = flight.sent_at.max(c.ewma_at);
+                    let started = flight.sent_at.max(c.ewma_at).max(handed_at);
                     c.observe(now.saturating_sub(started), now);
                     self.adapt_limits();
                 }
