@@ -6,7 +6,7 @@
 //! windows, waiting publishers. Every operation (publish, recv, ack, nack,
 //! drop, subscribe) takes it once for a few queue operations and an O(n)
 //! scan over the consumers, n being their number; wakers are collected in
-//! a [`WakeList`] and woken after it is released, and messages that must be
+//! a small [`Wakes`] batch and woken after it is released, and messages that must be
 //! dropped are dropped after it is released too (a message's `Drop` may
 //! call back into the dispatcher). This is the design of a RabbitMQ queue,
 //! which one Erlang process serialises: assignment needs a consistent view
@@ -36,7 +36,7 @@ use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
 use crate::sync::{Arc, AtomicBool, Ordering};
-use crate::waitlist::{Key, WaitList, WakeList};
+use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -63,6 +63,53 @@ impl Clock {
             None => self.origin.elapsed(),
         };
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Wakers to wake once the lock is released: a small fixed batch, as an
+/// operation rarely wakes more than one or two tasks; `pump` stops when it
+/// is full, and the caller wakes them and pumps again.
+pub(super) struct Wakes {
+    wakers: [Option<Waker>; Wakes::CAPACITY],
+    len: usize,
+}
+
+impl Wakes {
+    const CAPACITY: usize = 4;
+
+    const fn new() -> Self {
+        Self {
+            wakers: [const { None }; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// Whether another waker fits.
+    fn can_push(&self) -> bool {
+        self.len < Self::CAPACITY
+    }
+
+    /// Adds a waker; the caller checks [`can_push`](Self::can_push) first.
+    fn push(&mut self, waker: Waker) {
+        debug_assert!(self.can_push());
+        self.wakers[self.len] = Some(waker);
+        self.len += 1;
+    }
+
+    /// Wakes and forgets every gathered waker.
+    pub(super) fn wake_all(&mut self) {
+        for slot in &mut self.wakers[..self.len] {
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl Drop for Wakes {
+    fn drop(&mut self) {
+        self.wake_all();
     }
 }
 
@@ -142,7 +189,7 @@ pub(super) enum Outcome {
 
 /// What an operation leaves to do once the lock is released.
 pub(super) struct Effects<T> {
-    pub(super) wakes: WakeList,
+    pub(super) wakes: Wakes,
     /// Messages to drop outside the lock; one inline so the ack path does
     /// not allocate, more in a vector lent by the core (`Core::graves`)
     /// and given back with [`Core::return_graves`].
@@ -153,7 +200,7 @@ pub(super) struct Effects<T> {
 impl<T> Effects<T> {
     pub(super) fn new() -> Self {
         Self {
-            wakes: WakeList::new(),
+            wakes: Wakes::new(),
             one: None,
             more: Vec::new(),
         }
@@ -271,6 +318,11 @@ pub(super) struct Core<T> {
     /// granted one of the `reserved` places.
     publishers: WaitList<()>,
     reserved: usize,
+    /// What `sync_hot` last saw of the waiters on every consumer's acks
+    /// (closed, publishers waiting, Adaptive), and whether a consumer's
+    /// `recv` waker was set or taken since (so its flag may be stale).
+    hot_all: bool,
+    hot_dirty: bool,
     in_flight: usize,
     published: u64,
     totals: Counters,
@@ -301,6 +353,8 @@ impl<T> Core<T> {
             graves: Vec::new(),
             publishers: WaitList::new(),
             reserved: 0,
+            hot_all: false,
+            hot_dirty: true,
             in_flight: 0,
             published: 0,
             totals: Counters::default(),
@@ -443,7 +497,9 @@ impl<T> Core<T> {
             if !self.closed {
                 self.reserved += 1;
             }
-            fx.wakes.push(self.publishers.take_waker(key));
+            if let Some(waker) = self.publishers.take_waker(key) {
+                fx.wakes.push(waker);
+            }
         }
         if self.closed {
             for i in 0..self.order.len() {
@@ -452,8 +508,10 @@ impl<T> Core<T> {
                     if !fx.wakes.can_push() {
                         return false;
                     }
-                    let waker = self.consumer(ci).waker.take();
-                    fx.wakes.push(waker);
+                    if let Some(waker) = self.consumer(ci).waker.take() {
+                        fx.wakes.push(waker);
+                    }
+                    self.hot_dirty = true;
                 }
             }
         }
@@ -516,7 +574,7 @@ impl<T> Core<T> {
         }
     }
 
-    fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut WakeList) {
+    fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut Wakes) {
         let tag = self.next_tag;
         self.next_tag += 1;
         let attempt = entry.attempt.saturating_add(1);
@@ -545,7 +603,10 @@ impl<T> Core<T> {
         if redelivered {
             c.stats.redelivered += 1;
         }
-        wakes.push(c.waker.take());
+        if let Some(waker) = c.waker.take() {
+            wakes.push(waker);
+            self.hot_dirty = true;
+        }
         self.totals.delivered += 1;
         self.totals.redelivered += u64::from(redelivered);
         self.in_flight += 1;
@@ -608,6 +669,7 @@ impl<T> Core<T> {
         // Adaptive times every ack under the lock.
         let lazy = !sub.auto_ack && self.strategy != Strategy::Adaptive;
         let acks = lazy.then(|| Arc::clone(&state.acks));
+        self.hot_dirty = true;
         let ci = match self.vacant.pop() {
             Some(ci) => {
                 self.consumers[ci] = Some(state);
@@ -729,7 +791,10 @@ impl<T> Core<T> {
             let c = self.consumer(ci);
             match &c.waker {
                 Some(old) if old.will_wake(waker) => {}
-                _ => c.waker = Some(waker.clone()),
+                _ => {
+                    c.waker = Some(waker.clone());
+                    self.hot_dirty = true;
+                }
             }
         }
         Poll::Pending
@@ -791,6 +856,7 @@ impl<T> Core<T> {
     /// A pending `recv` was dropped.
     pub(super) fn clear_waker(&mut self, ci: usize) {
         self.consumer(ci).waker = None;
+        self.hot_dirty = true;
     }
 
     pub(super) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
@@ -1028,6 +1094,11 @@ impl<T> Core<T> {
     /// caller pumps again).
     pub(super) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
         let all = self.closed || !self.publishers.is_empty() || self.strategy == Strategy::Adaptive;
+        if all == self.hot_all && !self.hot_dirty {
+            return false;
+        }
+        self.hot_all = all;
+        self.hot_dirty = false;
         let mut settled = false;
         for ci in 0..self.consumers.len() {
             let Some(c) = &mut self.consumers[ci] else {
