@@ -101,7 +101,7 @@ pub use self::rate_limit::RateLimitedPublisher;
 pub use self::stats::{ConsumerStats, Stats};
 pub use self::timeout::{PublishTimeout, PublishTimeoutError, RecvTimeout, RecvTimeoutError};
 
-use self::core::{ClockFn, Config, Core, Effects, Sink};
+use self::core::{Clock, ClockFn, Config, Core, Effects, Sink};
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use ::core::fmt;
 use std::time::Duration;
@@ -431,6 +431,7 @@ impl<T> Builder<T> {
         });
         Dispatcher {
             shared: Arc::new(Shared {
+                clock: core.adaptive_clock(),
                 core: Mutex::new(core),
                 handles: AtomicUsize::new(1),
             }),
@@ -444,6 +445,10 @@ struct Shared<T> {
     /// Live `Dispatcher` and `Publisher` handles; the last one to go closes
     /// the dispatcher.
     handles: AtomicUsize,
+    /// Adaptive: its clock, read without the lock when `recv` hands a
+    /// delivery out and when it is acked (so time spent waiting for the
+    /// lock is not counted as service).
+    clock: Option<Arc<Clock>>,
 }
 
 impl<T> Shared<T> {
@@ -595,18 +600,8 @@ impl<T> Dispatcher<T> {
     /// assert_eq!(*consumer.try_recv().unwrap(), 1);
     /// ```
     pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
-        let (key, id, acks, clock) = self.shared.run(|core, _| {
-            let (key, id, acks) = core.subscribe(&subscription);
-            (key, id, acks, core.adaptive_clock())
-        });
-        Consumer::new(
-            Arc::clone(&self.shared),
-            key,
-            id,
-            acks,
-            clock,
-            &subscription,
-        )
+        let (key, id, acks) = self.shared.run(|core, _| core.subscribe(&subscription));
+        Consumer::new(Arc::clone(&self.shared), key, id, acks, &subscription)
     }
 
     /// Closes the dispatcher: publishing fails from now on (waiting

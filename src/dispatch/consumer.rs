@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Clock, Outcome, Received, Slot, Token};
+use super::core::{Acks, Outcome, Received, Slot, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -55,8 +55,6 @@ pub struct Consumer<T> {
     /// The word its deliveries ack through without the lock (`None` when
     /// every ack must take it: auto-ack, Adaptive).
     acks: Option<Arc<Acks>>,
-    /// Adaptive: the clock that times when `recv` hands a delivery out.
-    clock: Option<Arc<Clock>>,
 }
 
 impl<T> Consumer<T> {
@@ -65,7 +63,6 @@ impl<T> Consumer<T> {
         key: usize,
         id: u64,
         acks: Option<Arc<Acks>>,
-        clock: Option<Arc<Clock>>,
         sub: &Subscription,
     ) -> Self {
         Self {
@@ -74,7 +71,6 @@ impl<T> Consumer<T> {
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
             acks,
-            clock,
         }
     }
 
@@ -180,7 +176,7 @@ impl<T> Consumer<T> {
         };
         received.map(|received| {
             received.map(|mut r| {
-                if let (Some(clock), Some(token)) = (&self.clock, &mut r.token) {
+                if let (Some(clock), Some(token)) = (&self.shared.clock, &mut r.token) {
                     token.hand_out(clock.now_ns());
                 }
                 let acks = r.token.and(self.acks.as_ref()).map(Arc::clone);
@@ -492,7 +488,11 @@ impl<T> Delivery<T> {
 
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
-        let token = self.token.take();
+        let mut token = self.token.take();
+        if let (Some(clock), Some(token), Outcome::Ack) = (&self.shared.clock, &mut token, outcome)
+        {
+            token.stamp_ack(clock.now_ns());
+        }
         self.shared
             .run(|core, fx| core.finish(token, slot, outcome, take, fx))
     }

@@ -161,9 +161,11 @@ pub(super) struct Token {
     consumer: usize,
     window: usize,
     tag: u64,
-    /// Adaptive: clock reading when `recv` handed the delivery to the
-    /// application (0 if not read).
+    /// Adaptive: clock readings when `recv` handed the delivery to the
+    /// application and when it was acked, before taking the lock (0 if not
+    /// read).
     handed_at: u64,
+    acked_at: u64,
 }
 
 impl Token {
@@ -175,6 +177,11 @@ impl Token {
     /// Adaptive: records when `recv` handed the delivery out.
     pub(super) fn hand_out(&mut self, at: u64) {
         self.handed_at = at;
+    }
+
+    /// Adaptive: records when the delivery was acked.
+    pub(super) fn stamp_ack(&mut self, at: u64) {
+        self.acked_at = at;
     }
 }
 
@@ -251,6 +258,9 @@ struct ConsumerState<T> {
     current: i64,
     ewma_ns: f64,
     ewma_at: u64,
+    /// Adaptive: mean service time in ns (0: no sample yet), each sample
+    /// clamped (see `pick`): sizes the window.
+    mean_ns: f64,
     /// Broadcast: sequence number of the next log entry for it, and its own
     /// requeued copies (served first).
     cursor: u64,
@@ -659,6 +669,7 @@ impl<T> Core<T> {
             current: 0,
             ewma_ns: 0.0,
             ewma_at: 0,
+            mean_ns: 0.0,
             cursor,
             redo: VecDeque::new(),
             stats: Counters::default(),
@@ -831,6 +842,7 @@ impl<T> Core<T> {
                 window: at,
                 tag: flight.tag,
                 handed_at: 0,
+                acked_at: 0,
             }),
             attempt: flight.attempt,
         })
@@ -891,7 +903,7 @@ impl<T> Core<T> {
         take: bool,
         fx: &mut Effects<T>,
     ) -> Option<T> {
-        let handed_at = token.map_or(0, |token| token.handed_at);
+        let (handed_at, acked_at) = token.map_or((0, 0), |t| (t.handed_at, t.acked_at));
         let flight = token.and_then(|token| self.settle(token));
         let Some((ci, flight)) = flight else {
             return self.release_or_take(slot, take, fx);
@@ -909,7 +921,11 @@ impl<T> Core<T> {
                     // when it acks the last). Time the consumer's task
                     // spent descheduled inside `recv` (waiting, or yielding
                     // its budget) is not counted.
-                    let now = self.now_ns();
+                    let now = if acked_at == 0 {
+                        self.now_ns()
+                    } else {
+                        acked_at
+                    };
                     let c = self.consumer(ci);
                     let started = flight.sent_at.max(c.ewma_at).max(handed_at);
                     c.observe(now.saturating_sub(started), now);
