@@ -137,17 +137,32 @@ pub enum Strategy {
     Weighted,
     /// The candidate with the fewest unacked deliveries relative to its
     /// prefetch; ties in turn.
+    ///
+    /// It uses no clock: a slow consumer gets less only in so far as it
+    /// still holds unacked deliveries when the next messages are assigned.
+    /// Once every window has room (publishers slower than consumers, or
+    /// bursts that fill every window), it gets nearly an equal share.
+    /// Choose [`Adaptive`](Self::Adaptive) for shares that follow speed.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
     /// each consumer's peak-EWMA of its service time (from when `recv`
-    /// hands the delivery out, or from its previous ack if later, to ack:
-    /// time the task spends waiting or yielding inside `recv` is not
-    /// counted; a slower sample counts at once, a faster one decays in with time
-    /// constant 100 ms). Each consumer's prefetch window is also scaled by
-    /// its speed relative to the fastest (at least 1), so under a backlog a
-    /// consumer four times slower holds a quarter of the messages. A
-    /// consumer four times slower gets about a quarter of the others'
-    /// share. Time comes from [`Builder::clock`].
+    /// hands the delivery out, or from its previous ack if later, to the
+    /// ack, read before the ack waits for the dispatcher's lock: time the
+    /// task spends waiting or yielding inside `recv` is not counted; a
+    /// slower sample counts at once, a faster one decays in with time
+    /// constant 100 ms). Time comes from [`Builder::clock`].
+    ///
+    /// Each consumer's window is also capped by its speed: `prefetch *
+    /// fastest / own`, rounded up, at least 1, from each consumer's *mean*
+    /// service time (an average over about 16 deliveries, each sample
+    /// counting as at most 4 times the mean, so one stall neither starves
+    /// a consumer nor lingers). Whenever assignment is bounded by windows —
+    /// under a backlog, or when a burst of messages finds every window with
+    /// room — the windows, not the picks, decide the shares: a consumer
+    /// four times slower holds a quarter of the messages, so it gets about
+    /// a quarter of the others' share and delays fewer messages. This cap
+    /// is why a consumer may be left with free prefetch while the backlog
+    /// waits: its prefetch is the upper bound, its speed the window.
     Adaptive,
     /// Fanout: every consumer gets every message, each within its own
     /// credit. Consumers share one copy of each message (no `T: Clone`
