@@ -28,9 +28,11 @@
 //! fact.
 
 mod acks;
+mod effects;
 mod pick;
 
 pub(super) use self::acks::Acks;
+pub(super) use self::effects::{Clock, Wakes};
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
@@ -39,79 +41,13 @@ use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where dead letters go.
 pub(super) type Sink<T> = crate::mailbox::Sender<T>;
 
 /// A time source for [`Strategy::Adaptive`]: time since an arbitrary origin.
 pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;
-
-/// The time source of [`Strategy::Adaptive`], read under the lock by the
-/// core (acks) and without it by consumers (when `recv` hands a delivery
-/// out).
-pub(super) struct Clock {
-    source: Option<ClockFn>,
-    origin: Instant,
-}
-
-impl Clock {
-    /// Nanoseconds since the clock's origin.
-    pub(super) fn now_ns(&self) -> u64 {
-        let since = match &self.source {
-            Some(clock) => clock(),
-            None => self.origin.elapsed(),
-        };
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
-/// Wakers to wake once the lock is released: a small fixed batch, as an
-/// operation rarely wakes more than one or two tasks; `pump` stops when it
-/// is full, and the caller wakes them and pumps again.
-pub(super) struct Wakes {
-    wakers: [Option<Waker>; Wakes::CAPACITY],
-    len: usize,
-}
-
-impl Wakes {
-    const CAPACITY: usize = 4;
-
-    const fn new() -> Self {
-        Self {
-            wakers: [const { None }; Self::CAPACITY],
-            len: 0,
-        }
-    }
-
-    /// Whether another waker fits.
-    fn can_push(&self) -> bool {
-        self.len < Self::CAPACITY
-    }
-
-    /// Adds a waker; the caller checks [`can_push`](Self::can_push) first.
-    fn push(&mut self, waker: Waker) {
-        debug_assert!(self.can_push());
-        self.wakers[self.len] = Some(waker);
-        self.len += 1;
-    }
-
-    /// Wakes and forgets every gathered waker.
-    pub(super) fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
-            if let Some(waker) = slot.take() {
-                waker.wake();
-            }
-        }
-        self.len = 0;
-    }
-}
-
-impl Drop for Wakes {
-    fn drop(&mut self) {
-        self.wake_all();
-    }
-}
 
 /// One message, shared by the core's tables and the deliveries of it.
 pub(super) struct Slot<T> {
@@ -346,10 +282,7 @@ impl<T> Core<T> {
             capacity: config.capacity,
             max_attempts: config.max_attempts,
             dead_letter: config.dead_letter,
-            clock: Arc::new(Clock {
-                source: config.clock,
-                origin: Instant::now(),
-            }),
+            clock: Arc::new(Clock::new(config.clock)),
             closed: false,
             backlog: VecDeque::with_capacity(warm),
             log_base: 0,
@@ -1080,91 +1013,6 @@ impl<T> Core<T> {
         self.totals.dropped += 1;
         if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
             c.stats.dropped += 1;
-        }
-    }
-
-    // ----- lock-free acks (see `acks`) ---------------------------------
-
-    /// Settles the acks every consumer made without the lock. Every locked
-    /// operation starts with this, so what it reads or assigns is exact.
-    /// Returns whether there were any (the caller pumps).
-    pub(super) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
-        if self.strategy == Strategy::Adaptive {
-            return false;
-        }
-        let mut settled = false;
-        for ci in 0..self.consumers.len() {
-            if let Some(c) = &self.consumers[ci] {
-                let bits = c.acks.collect();
-                if bits != 0 {
-                    self.settle_lazy(ci, bits, fx);
-                    settled = true;
-                }
-            }
-        }
-        settled
-    }
-
-    /// Makes each consumer's `HOT` flag say whether anyone waits on its
-    /// acks; returns whether that settled acks made before it was set (the
-    /// caller pumps again).
-    pub(super) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
-        let all = self.closed || !self.publishers.is_empty() || self.strategy == Strategy::Adaptive;
-        if all == self.hot_all && !self.hot_dirty {
-            return false;
-        }
-        self.hot_all = all;
-        self.hot_dirty = false;
-        let mut settled = false;
-        for ci in 0..self.consumers.len() {
-            let Some(c) = &mut self.consumers[ci] else {
-                continue;
-            };
-            let want = all || c.waker.is_some();
-            if want != c.hot {
-                c.hot = want;
-                let bits = c.acks.set_hot(want);
-                if bits != 0 {
-                    self.settle_lazy(ci, bits, fx);
-                    settled = true;
-                }
-            }
-        }
-        settled
-    }
-
-    /// Consumer `ci` is being dropped: settles its last lock-free acks and
-    /// makes every later one stale.
-    fn retire_acks(&mut self, ci: usize, fx: &mut Effects<T>) {
-        if let Some(Some(c)) = self.consumers.get(ci) {
-            let bits = c.acks.close();
-            self.settle_lazy(ci, bits, fx);
-        }
-    }
-
-    /// Acks the deliveries of `ci` at the window indices set in `bits`.
-    fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
-        while bits != 0 {
-            let at = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let c = self.consumer(ci);
-            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
-                unreachable!("dispatch: a lock-free ack of a vacant window entry")
-            };
-            debug_assert!(flight.received, "dispatch: acked before received");
-            // SAFETY: the delivery of this window entry (its only one: an
-            // entry leaves its window only when settled, and this consumer
-            // is alive) turned its clone of the entry's slot into a raw
-            // pointer with `Arc::into_raw` before publishing its bit, and
-            // gave up the pointer: this is the one drop of that clone. The
-            // window's own clone keeps the count above zero.
-            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
-            c.free.push(at);
-            c.unacked -= 1;
-            c.stats.acked += 1;
-            self.in_flight -= 1;
-            self.totals.acked += 1;
-            self.release(flight.slot, fx);
         }
     }
 

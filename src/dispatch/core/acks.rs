@@ -43,7 +43,9 @@
 //! single word is why no fence is needed: a waiter's registration and an
 //! ack are ordered by the word's modification order.
 
-use crate::sync::{AtomicU64, Ordering};
+use super::{Core, Effects};
+use crate::dispatch::Strategy;
+use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// Bits of window indices that can be acked without the lock.
 const LAZY_SLOTS: usize = 62;
@@ -125,5 +127,90 @@ impl Acks {
     /// indices acked before, to settle now.
     pub(super) fn close(&self) -> u64 {
         self.word.swap(CLOSED, Ordering::Acquire) & INDICES
+    }
+}
+
+impl<T> Core<T> {
+    /// Settles the acks every consumer made without the lock. Every locked
+    /// operation starts with this, so what it reads or assigns is exact.
+    /// Returns whether there were any (the caller pumps).
+    pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
+        if self.strategy == Strategy::Adaptive {
+            return false;
+        }
+        let mut settled = false;
+        for ci in 0..self.consumers.len() {
+            if let Some(c) = &self.consumers[ci] {
+                let bits = c.acks.collect();
+                if bits != 0 {
+                    self.settle_lazy(ci, bits, fx);
+                    settled = true;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Makes each consumer's `HOT` flag say whether anyone waits on its
+    /// acks; returns whether that settled acks made before it was set (the
+    /// caller pumps again).
+    pub(in crate::dispatch) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
+        let all = self.closed || !self.publishers.is_empty() || self.strategy == Strategy::Adaptive;
+        if all == self.hot_all && !self.hot_dirty {
+            return false;
+        }
+        self.hot_all = all;
+        self.hot_dirty = false;
+        let mut settled = false;
+        for ci in 0..self.consumers.len() {
+            let Some(c) = &mut self.consumers[ci] else {
+                continue;
+            };
+            let want = all || c.waker.is_some();
+            if want != c.hot {
+                c.hot = want;
+                let bits = c.acks.set_hot(want);
+                if bits != 0 {
+                    self.settle_lazy(ci, bits, fx);
+                    settled = true;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Consumer `ci` is being dropped: settles its last lock-free acks and
+    /// makes every later one stale.
+    pub(super) fn retire_acks(&mut self, ci: usize, fx: &mut Effects<T>) {
+        if let Some(Some(c)) = self.consumers.get(ci) {
+            let bits = c.acks.close();
+            self.settle_lazy(ci, bits, fx);
+        }
+    }
+
+    /// Acks the deliveries of `ci` at the window indices set in `bits`.
+    fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        while bits != 0 {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let c = self.consumer(ci);
+            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
+                unreachable!("dispatch: a lock-free ack of a vacant window entry")
+            };
+            debug_assert!(flight.received, "dispatch: acked before received");
+            // SAFETY: the delivery of this window entry (its only one: an
+            // entry leaves its window only when settled, and this consumer
+            // is alive) turned its clone of the entry's slot into a raw
+            // pointer with `Arc::into_raw` before publishing its bit, and
+            // gave up the pointer: this is the one drop of that clone. The
+            // window's own clone keeps the count above zero.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
+            c.free.push(at);
+            c.unacked -= 1;
+            c.stats.acked += 1;
+            self.in_flight -= 1;
+            self.totals.acked += 1;
+            self.release(flight.slot, fx);
+        }
     }
 }
