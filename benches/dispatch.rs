@@ -10,7 +10,8 @@
 //!
 //! `cargo bench --features tokio --bench dispatch`
 //! (`DISPATCH_BENCH_MESSAGES=N` to change the message count,
-//! `DISPATCH_BENCH_ONLY=flowgate` to run only rows whose name contains it).
+//! `DISPATCH_BENCH_ONLY=flowgate` to run only rows whose name contains it,
+//! `DISPATCH_BENCH_SCENARIO=equal` or `=slow` to run only one scenario).
 //! Best of 3 runs per cell. Each scenario publishes the same number of
 //! messages to every queue; every one is received (and, by flowgate,
 //! acked) exactly once, which each run asserts. Work is per message, the
@@ -252,8 +253,16 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(200_000);
     println!("1 producer, {CONSUMERS} consumers, prefetch {PREFETCH}, tokio 2 workers, best of 3");
-    println!("\nequal consumers, no work, {messages} messages (targets: <= 1.0x, Jain >= 0.999):");
-    scenario(messages, [0; CONSUMERS]);
+    let only = std::env::var("DISPATCH_BENCH_SCENARIO").ok();
+    if only.as_deref().is_none_or(|s| s == "equal") {
+        println!(
+            "\nequal consumers, no work, {messages} messages (targets: <= 1.0x, Jain >= 0.999):"
+        );
+        scenario(messages, [0; CONSUMERS]);
+    }
+    if only.as_deref().is_some_and(|s| s != "slow") {
+        return;
+    }
     let slow_messages = messages / 4;
     println!(
         "\nconsumer 0 does 4x the work of the others, {slow_messages} messages \

@@ -72,13 +72,19 @@
 //!
 //! # Locking
 //!
-//! The queue state sits behind one mutex, taken once per publish and ack
-//! for a few queue operations and a scan of the consumers, as a RabbitMQ
-//! queue is serialised by one process; wakers are woken after it is
-//! released. A `recv` takes every delivery ready for its consumer under
-//! one lock, and the next `recv`s hand them out without it (auto-ack
-//! consumers take one at a time). Steady-state publish → recv → ack allocates nothing: messages
-//! live in pooled slots, and queues and windows keep their capacity.
+//! The queue state sits behind one mutex, taken once per publish for a few
+//! queue operations and a scan of the consumers, as a RabbitMQ queue is
+//! serialised by one process; wakers are woken after it is released. A
+//! `recv` takes every delivery ready for its consumer under one lock, and
+//! the next `recv`s hand them out without it (auto-ack consumers take one
+//! at a time). A plain [`ack`](Delivery::ack) that no one waits on (no
+//! publisher waiting for room, no `recv` of its consumer pending, not
+//! closed) takes no lock: it sets a bit in its consumer's ack word, and the
+//! next locked operation settles it before anything else, so prefetch,
+//! counts and stats stay exact (not under `Adaptive`, which times each ack
+//! under the lock). Steady-state publish → recv → ack allocates nothing:
+//! messages live in pooled slots, and queues and windows keep their
+//! capacity.
 
 mod consumer;
 mod core;
@@ -99,8 +105,8 @@ pub use self::timeout::{PublishTimeout, PublishTimeoutError, RecvTimeout, RecvTi
 
 #[cfg_attr(not(feature = "amqp"), allow(unused_imports))]
 pub(crate) use self::core::Settle;
-use self::core::{ClockFn, Config, Core, Effects, SettleFn, Sink};
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+use self::core::{Clock, ClockFn, Config, Core, Effects, SettleFn, Sink};
+use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use ::core::fmt;
 use std::time::Duration;
 
@@ -135,15 +141,32 @@ pub enum Strategy {
     Weighted,
     /// The candidate with the fewest unacked deliveries relative to its
     /// prefetch; ties in turn.
+    ///
+    /// It uses no clock: a slow consumer gets less only in so far as it
+    /// still holds unacked deliveries when the next messages are assigned.
+    /// Once every window has room (publishers slower than consumers, or
+    /// bursts that fill every window), it gets nearly an equal share.
+    /// Choose [`Adaptive`](Self::Adaptive) for shares that follow speed.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's peak-EWMA of its service time (from `recv`, or from
-    /// its previous ack if later, to ack; a slower sample counts at once, a faster one decays in with time
-    /// constant 100 ms). Each consumer's prefetch window is also scaled by
-    /// its speed relative to the fastest (at least 1), so under a backlog a
-    /// consumer four times slower holds a quarter of the messages. A
-    /// consumer four times slower gets about a quarter of the others'
-    /// share. Time comes from [`Builder::clock`].
+    /// each consumer's peak-EWMA of its service time (from when `recv`
+    /// hands the delivery out, or from its previous ack if later, to the
+    /// ack, read before the ack waits for the dispatcher's lock: time the
+    /// task spends waiting or yielding inside `recv` is not counted; a
+    /// slower sample counts at once, a faster one decays in with time
+    /// constant 100 ms). Time comes from [`Builder::clock`].
+    ///
+    /// Each consumer's window is also capped by its speed: `prefetch *
+    /// fastest / own`, rounded up, at least 1, from each consumer's *mean*
+    /// service time (an average over about 16 deliveries, each sample
+    /// counting as at most 4 times the mean, so one stall neither starves
+    /// a consumer nor lingers). Whenever assignment is bounded by windows —
+    /// under a backlog, or when a burst of messages finds every window with
+    /// room — the windows, not the picks, decide the shares: a consumer
+    /// four times slower holds a quarter of the messages, so it gets about
+    /// a quarter of the others' share and delays fewer messages. This cap
+    /// is why a consumer may be left with free prefetch while the backlog
+    /// waits: its prefetch is the upper bound, its speed the window.
     Adaptive,
     /// Fanout: every consumer gets every message, each within its own
     /// credit. Consumers share one copy of each message (no `T: Clone`
@@ -439,6 +462,7 @@ impl<T> Builder<T> {
         });
         Dispatcher {
             shared: Arc::new(Shared {
+                clock: core.adaptive_clock(),
                 core: Mutex::new(core),
                 handles: AtomicUsize::new(1),
             }),
@@ -452,31 +476,61 @@ struct Shared<T> {
     /// Live `Dispatcher` and `Publisher` handles; the last one to go closes
     /// the dispatcher.
     handles: AtomicUsize,
+    /// Adaptive: its clock, read without the lock when `recv` hands a
+    /// delivery out and when it is acked (so time spent waiting for the
+    /// lock is not counted as service).
+    clock: Option<Arc<Clock>>,
 }
 
 impl<T> Shared<T> {
     /// Runs `f` under the lock, then assigns what it made assignable; wakes
     /// and drops what it left after releasing the lock.
+    ///
+    /// First settles the acks made without the lock and assigns what they
+    /// made assignable, so `f` sees exact state; last, marks the consumers
+    /// whose acks someone now waits on (which may settle more acks made
+    /// meanwhile, and so pump again).
     fn run<R>(&self, f: impl FnOnce(&mut Core<T>, &mut Effects<T>) -> R) -> R {
         let mut fx = Effects::new();
         let mut core = self.core.lock();
-        let out = f(&mut core, &mut fx);
-        let mut done = core.pump(&mut fx);
-        drop(core);
-        fx.wakes.wake_all();
-        while !done {
-            let mut core = self.core.lock();
-            done = core.pump(&mut fx);
-            drop(core);
-            fx.wakes.wake_all();
+        if core.collect_acks(&mut fx) {
+            core = self.pump(core, &mut fx);
         }
+        let out = f(&mut core, &mut fx);
+        core = self.pump(core, &mut fx);
+        while core.sync_hot(&mut fx) {
+            core = self.pump(core, &mut fx);
+        }
+        drop(core);
+        self.after(&mut fx);
         out
     }
 
-    /// Runs `f` under the lock, for operations that make nothing
-    /// assignable and wake no one.
-    fn locked<R>(&self, f: impl FnOnce(&mut Core<T>) -> R) -> R {
-        f(&mut self.core.lock())
+    /// Once the lock is released: wakes, then drops buried messages.
+    fn after(&self, fx: &mut Effects<T>) {
+        fx.wakes.wake_all();
+        fx.drop_messages();
+        if fx.more.capacity() > 0 {
+            // Several messages were dropped: lend their vector again.
+            self.core
+                .lock()
+                .return_graves(::core::mem::take(&mut fx.more));
+        }
+    }
+
+    /// Pumps until done, waking (with the lock released) each time the
+    /// batch of wakers fills up.
+    fn pump<'a>(
+        &'a self,
+        mut core: MutexGuard<'a, Core<T>>,
+        fx: &mut Effects<T>,
+    ) -> MutexGuard<'a, Core<T>> {
+        while !core.pump(fx) {
+            drop(core);
+            fx.wakes.wake_all();
+            core = self.core.lock();
+        }
+        core
     }
 
     fn add_handle(&self) {
@@ -578,8 +632,8 @@ impl<T> Dispatcher<T> {
     /// assert_eq!(*consumer.try_recv().unwrap(), 1);
     /// ```
     pub fn subscribe(&self, subscription: Subscription) -> Consumer<T> {
-        let (key, id) = self.shared.run(|core, _| core.subscribe(&subscription));
-        Consumer::new(Arc::clone(&self.shared), key, id, &subscription)
+        let (key, id, acks) = self.shared.run(|core, _| core.subscribe(&subscription));
+        Consumer::new(Arc::clone(&self.shared), key, id, acks, &subscription)
     }
 
     /// Closes the dispatcher: publishing fails from now on (waiting
@@ -636,7 +690,7 @@ impl<T> Dispatcher<T> {
     /// assert_eq!((stats.published, stats.backlog), (1, 1));
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.core.lock().stats()
+        self.shared.run(|core, _| core.stats())
     }
 }
 

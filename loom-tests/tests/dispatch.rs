@@ -2,8 +2,10 @@
 //! consumer drop racing dispatch, a nack racing another consumer's recv,
 //! close racing publish, broadcast with one consumer out of credit, the
 //! last consumer dropped with a backlog, a cancelled recv racing a
-//! publish, and a consumer dropped with deliveries in its recv buffer. Messages are `Track`ed, so a message lost or leaked on any path
-//! fails the model.
+//! publish, a consumer dropped with deliveries in its recv buffer, and
+//! acks made without the lock racing their consumer's recv, a waiting
+//! publisher, a consumer drop, and close. Messages are `Track`ed, so a
+//! message lost or leaked on any path fails the model.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test dispatch`
@@ -275,5 +277,120 @@ fn consumer_with_buffered_deliveries_dropped_racing_recv() {
         dropper.join().unwrap();
         let s = queue.stats();
         assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
+    });
+}
+
+// ----- acks without the lock ------------------------------------------
+
+/// Another thread acks A's delivery (without the lock while nobody waits)
+/// while A waits in `recv` for its next message, held back by prefetch 1:
+/// however the ack and the recv's registration interleave, the ack is
+/// settled and A is woken with the next message.
+#[test]
+fn lock_free_ack_racing_its_consumers_recv() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        for n in 0..2 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        let first = a.try_recv().unwrap();
+        assert_eq!(id(&first), 0);
+        let acker = thread::spawn(move || first.ack());
+        let next = block_on(a.recv()).unwrap();
+        assert_eq!((id(&next), next.redelivered()), (1, false));
+        next.ack();
+        acker.join().unwrap();
+        let s = queue.stats();
+        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+    });
+}
+
+/// Capacity 1, prefetch 2: the publisher of message 3 waits on the full
+/// backlog while the consumer acks one of its two deliveries (keeping the
+/// other): the ack must reach the core and the publisher must be let in.
+#[test]
+fn lock_free_ack_racing_a_waiting_publisher() {
+    model(|| {
+        let queue = Dispatcher::builder().capacity(1).build();
+        let mut c = queue.subscribe(Subscription::prefetch(2));
+        let publisher = queue.publisher();
+        for n in 0..3 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        let producer = thread::spawn(move || {
+            block_on(publisher.publish(Track::new(3))).unwrap();
+        });
+        let d0 = c.try_recv().unwrap();
+        let d1 = c.try_recv().unwrap();
+        d0.ack();
+        producer.join().unwrap();
+        d1.ack();
+        for n in 2..4 {
+            let d = c.try_recv().unwrap();
+            assert_eq!(id(&d), n);
+            d.ack();
+        }
+        assert_eq!(queue.stats().acked, 4);
+    });
+}
+
+/// A delivery acked on another thread while its consumer is dropped: the
+/// ack either lands first (the message is acked once) or is stale (the
+/// message was requeued and B gets it flagged); never both, never lost.
+#[test]
+fn lock_free_ack_racing_consumer_drop() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        queue
+            .publisher()
+            .try_publish(Track::new(7))
+            .unwrap_or_else(|_| panic!("room"));
+        let d = a.try_recv().unwrap();
+        let acker = thread::spawn(move || d.ack());
+        drop(a);
+        acker.join().unwrap();
+        let mut b = queue.subscribe(Subscription::prefetch(1));
+        let s = queue.stats();
+        match b.try_recv() {
+            Ok(again) => {
+                assert_eq!(s.acked, 0);
+                assert_eq!((id(&again), again.redelivered()), (7, true));
+                again.ack();
+            }
+            Err(_) => assert_eq!((s.acked, s.backlog, s.in_flight), (1, 0, 0)),
+        }
+        assert_eq!(queue.stats().acked, 1);
+    });
+}
+
+/// The queue is closed while another thread acks the last delivery and
+/// the consumer waits in `recv`: `recv` returns `None` once the ack is in
+/// (never hangs, never ends early).
+#[test]
+fn lock_free_ack_racing_close_and_recv() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut c = queue.subscribe(Subscription::prefetch(2));
+        queue
+            .publisher()
+            .try_publish(Track::new(1))
+            .unwrap_or_else(|_| panic!("room"));
+        let d = c.try_recv().unwrap();
+        let acker = thread::spawn(move || d.ack());
+        let closer = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.close())
+        };
+        assert!(block_on(c.recv()).is_none());
+        acker.join().unwrap();
+        closer.join().unwrap();
+        assert_eq!(queue.stats().acked, 1);
     });
 }

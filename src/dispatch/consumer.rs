@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Outcome, Received, Slot, Token};
+use super::core::{Acks, Outcome, Received, Slot, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -52,18 +52,25 @@ pub struct Consumer<T> {
     /// its prefetch), marked received, handed out by later `recv`s without
     /// the lock. Holds slot clones: emptied under the lock on drop.
     buffered: VecDeque<Received<T>>,
-    /// Auto-ack: `recv` settles deliveries, freeing credit to assign.
-    auto_ack: bool,
+    /// The word its deliveries ack through without the lock (`None` when
+    /// every ack must take it: auto-ack, Adaptive).
+    acks: Option<Arc<Acks>>,
 }
 
 impl<T> Consumer<T> {
-    pub(super) fn new(shared: Arc<Shared<T>>, key: usize, id: u64, sub: &Subscription) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared<T>>,
+        key: usize,
+        id: u64,
+        acks: Option<Arc<Acks>>,
+        sub: &Subscription,
+    ) -> Self {
         Self {
             shared,
             key,
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
-            auto_ack: sub.auto_ack,
+            acks,
         }
     }
 
@@ -163,17 +170,19 @@ impl<T> Consumer<T> {
                 let key = self.key;
                 let waker = cx.map(|cx| cx.waker());
                 let buffered = &mut self.buffered;
-                if self.auto_ack {
-                    self.shared
-                        .run(|core, _| core.poll_recv(key, waker, buffered))
-                } else {
-                    // Taking deliveries frees no credit: nothing to pump.
-                    self.shared
-                        .locked(|core| core.poll_recv(key, waker, buffered))
-                }
+                self.shared
+                    .run(|core, _| core.poll_recv(key, waker, buffered))
             }
         };
-        received.map(|received| received.map(|r| Delivery::new(Arc::clone(&self.shared), r)))
+        received.map(|received| {
+            received.map(|mut r| {
+                if let (Some(clock), Some(token)) = (&self.shared.clock, &mut r.token) {
+                    token.hand_out(clock.now_ns());
+                }
+                let acks = r.token.and(self.acks.as_ref()).map(Arc::clone);
+                Delivery::new(Arc::clone(&self.shared), r, acks)
+            })
+        })
     }
 
     /// Changes the prefetch limit. A larger one takes effect at once; a
@@ -210,7 +219,8 @@ impl<T> Consumer<T> {
     /// assert_eq!(queue.subscribe(Subscription::prefetch(3)).prefetch(), 3);
     /// ```
     pub fn prefetch(&self) -> usize {
-        self.shared.core.lock().prefetch(self.key)
+        let key = self.key;
+        self.shared.run(|core, _| core.prefetch(key))
     }
 
     /// Changes the weight used by [`Weighted`](super::Strategy::Weighted)
@@ -342,15 +352,18 @@ pub struct Delivery<T> {
     slot: Option<Arc<Slot<T>>>,
     /// `None` for auto-ack deliveries.
     token: Option<Token>,
+    /// Its consumer's lock-free ack word (`None` for auto-ack deliveries).
+    acks: Option<Arc<Acks>>,
     attempt: u32,
 }
 
 impl<T> Delivery<T> {
-    fn new(shared: Arc<Shared<T>>, received: Received<T>) -> Self {
+    fn new(shared: Arc<Shared<T>>, received: Received<T>, acks: Option<Arc<Acks>>) -> Self {
         Self {
             shared,
             slot: Some(received.slot),
             token: received.token,
+            acks,
             attempt: received.attempt,
         }
     }
@@ -369,7 +382,35 @@ impl<T> Delivery<T> {
     /// assert_eq!(queue.stats().acked, 1);
     /// ```
     pub fn ack(mut self) {
-        self.finish(Outcome::Ack, false);
+        if !self.ack_lock_free() {
+            self.finish(Outcome::Ack, false);
+        }
+    }
+
+    /// Acks through the consumer's ack word, without the lock, if no one
+    /// waits on this consumer's acks (see `core::acks`); `false` if the
+    /// caller must take the lock.
+    fn ack_lock_free(&mut self) -> bool {
+        let (Some(token), Some(acks)) = (self.token, self.acks.as_deref()) else {
+            return false;
+        };
+        if acks.looks_hot() {
+            return false;
+        }
+        let Some(slot) = self.slot.take() else {
+            return false;
+        };
+        // The core releases this clone once it sees the ack, so it must be
+        // given up before the ack is published.
+        let raw = Arc::into_raw(slot);
+        if acks.try_ack(token.window()) {
+            self.token = None;
+            return true;
+        }
+        // SAFETY: `raw` comes from `Arc::into_raw` above and the ack that
+        // would have handed it over failed: this takes the clone back, once.
+        self.slot = Some(unsafe { Arc::from_raw(raw) });
+        false
     }
 
     /// Acknowledges the message and takes it out.
@@ -447,7 +488,11 @@ impl<T> Delivery<T> {
 
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
-        let token = self.token.take();
+        let mut token = self.token.take();
+        if let (Some(clock), Some(token), Outcome::Ack) = (&self.shared.clock, &mut token, outcome)
+        {
+            token.stamp_ack(clock.now_ns());
+        }
         self.shared
             .run(|core, fx| core.finish(token, slot, outcome, take, fx))
     }

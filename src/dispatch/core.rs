@@ -6,7 +6,7 @@
 //! windows, waiting publishers. Every operation (publish, recv, ack, nack,
 //! drop, subscribe) takes it once for a few queue operations and an O(n)
 //! scan over the consumers, n being their number; wakers are collected in
-//! a [`WakeList`] and woken after it is released, and messages that must be
+//! a small [`Wakes`] batch and woken after it is released, and messages that must be
 //! dropped are dropped after it is released too (a message's `Drop` may
 //! call back into the dispatcher). This is the design of a RabbitMQ queue,
 //! which one Erlang process serialises: assignment needs a consistent view
@@ -23,18 +23,25 @@
 //! that is when the slot is unique; a slot that becomes unique under the
 //! lock is emptied and returned to the pool, so the steady state allocates
 //! nothing. Every clone of a slot is dropped under the lock (a delivery
-//! hands its clone back to the core), which makes "unique" a stable fact.
+//! hands its clone back to the core, or for an ack without the lock leaks
+//! it for the core to drop: see [`acks`]), which makes "unique" a stable
+//! fact.
 
+mod acks;
+mod effects;
 mod pick;
+
+pub(super) use self::acks::Acks;
+pub(super) use self::effects::{Clock, Wakes};
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
 use crate::sync::{Arc, AtomicBool, Ordering};
-use crate::waitlist::{Key, WaitList, WakeList};
+use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where dead letters go.
 pub(super) type Sink<T> = crate::mailbox::Sender<T>;
@@ -90,6 +97,28 @@ pub(super) struct Token {
     consumer: usize,
     window: usize,
     tag: u64,
+    /// Adaptive: clock readings when `recv` handed the delivery to the
+    /// application and when it was acked, before taking the lock (0 if not
+    /// read).
+    handed_at: u64,
+    acked_at: u64,
+}
+
+impl Token {
+    /// The delivery's index in its consumer's window.
+    pub(super) fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Adaptive: records when `recv` handed the delivery out.
+    pub(super) fn hand_out(&mut self, at: u64) {
+        self.handed_at = at;
+    }
+
+    /// Adaptive: records when the delivery was acked.
+    pub(super) fn stamp_ack(&mut self, at: u64) {
+        self.acked_at = at;
+    }
 }
 
 /// How a delivery ends.
@@ -103,28 +132,27 @@ pub(super) enum Outcome {
 
 /// What an operation leaves to do once the lock is released.
 pub(super) struct Effects<T> {
-    pub(super) wakes: WakeList,
+    pub(super) wakes: Wakes,
     /// Messages to drop outside the lock; one inline so the ack path does
-    /// not allocate.
+    /// not allocate, more in a vector lent by the core (`Core::graves`)
+    /// and given back with [`Core::return_graves`].
     one: Option<T>,
-    more: Vec<T>,
+    pub(super) more: Vec<T>,
 }
 
 impl<T> Effects<T> {
     pub(super) fn new() -> Self {
         Self {
-            wakes: WakeList::new(),
+            wakes: Wakes::new(),
             one: None,
             more: Vec::new(),
         }
     }
 
-    fn bury(&mut self, msg: T) {
-        if self.one.is_none() {
-            self.one = Some(msg);
-        } else {
-            self.more.push(msg);
-        }
+    /// Drops the buried messages (the caller has released the lock).
+    pub(super) fn drop_messages(&mut self) {
+        self.one = None;
+        self.more.clear();
     }
 }
 
@@ -166,11 +194,18 @@ struct ConsumerState<T> {
     current: i64,
     ewma_ns: f64,
     ewma_at: u64,
+    /// Adaptive: mean service time in ns (0: no sample yet), each sample
+    /// clamped (see `pick`): sizes the window.
+    mean_ns: f64,
     /// Broadcast: sequence number of the next log entry for it, and its own
     /// requeued copies (served first).
     cursor: u64,
     redo: VecDeque<Entry<T>>,
     stats: Counters,
+    /// Lock-free acks of this consumer's deliveries, and whether their word
+    /// is `HOT` (see [`acks`]).
+    acks: Arc<Acks>,
+    hot: bool,
 }
 
 impl<T> ConsumerState<T> {
@@ -222,9 +257,8 @@ pub(super) struct Core<T> {
     capacity: usize,
     max_attempts: u32,
     dead_letter: Option<Sink<T>>,
-    clock: Option<ClockFn>,
+    clock: Arc<Clock>,
     settle: Option<SettleFn<T>>,
-    origin: Instant,
     /// Set once by `close`, never cleared.
     closed: bool,
     /// Messages not yet assigned, oldest first (requeued ones at the front).
@@ -243,10 +277,19 @@ pub(super) struct Core<T> {
     turn: u64,
     /// Empty, unique slots for reuse.
     pool: Vec<Arc<Slot<T>>>,
+    /// An empty vector with capacity, lent to an operation that drops
+    /// several messages (lock-free acks collected together), so that does
+    /// not allocate once warm.
+    graves: Vec<T>,
     /// Publishers waiting for room; a waiter unlinked while not closed was
     /// granted one of the `reserved` places.
     publishers: WaitList<()>,
     reserved: usize,
+    /// What `sync_hot` last saw of the waiters on every consumer's acks
+    /// (closed, publishers waiting, Adaptive), and whether a consumer's
+    /// `recv` waker was set or taken since (so its flag may be stale).
+    hot_all: bool,
+    hot_dirty: bool,
     in_flight: usize,
     published: u64,
     totals: Counters,
@@ -260,9 +303,8 @@ impl<T> Core<T> {
             capacity: config.capacity,
             max_attempts: config.max_attempts,
             dead_letter: config.dead_letter,
-            clock: config.clock,
+            clock: Arc::new(Clock::new(config.clock)),
             settle: config.settle,
-            origin: Instant::now(),
             closed: false,
             backlog: VecDeque::with_capacity(warm),
             log_base: 0,
@@ -273,8 +315,11 @@ impl<T> Core<T> {
             next_id: 0,
             turn: 0,
             pool: Vec::with_capacity(warm),
+            graves: Vec::new(),
             publishers: WaitList::new(),
             reserved: 0,
+            hot_all: false,
+            hot_dirty: true,
             in_flight: 0,
             published: 0,
             totals: Counters::default(),
@@ -290,11 +335,12 @@ impl<T> Core<T> {
     }
 
     fn now_ns(&self) -> u64 {
-        let since = match &self.clock {
-            Some(clock) => clock(),
-            None => self.origin.elapsed(),
-        };
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        self.clock.now_ns()
+    }
+
+    /// Adaptive: the clock, for consumers to time their `recv`s.
+    pub(super) fn adaptive_clock(&self) -> Option<Arc<Clock>> {
+        (self.strategy == Strategy::Adaptive).then(|| Arc::clone(&self.clock))
     }
 
     fn consumer(&mut self, ci: usize) -> &mut ConsumerState<T> {
@@ -438,7 +484,9 @@ impl<T> Core<T> {
             if !self.closed {
                 self.reserved += 1;
             }
-            fx.wakes.push(self.publishers.take_waker(key));
+            if let Some(waker) = self.publishers.take_waker(key) {
+                fx.wakes.push(waker);
+            }
         }
         if self.closed {
             for i in 0..self.order.len() {
@@ -447,8 +495,10 @@ impl<T> Core<T> {
                     if !fx.wakes.can_push() {
                         return false;
                     }
-                    let waker = self.consumer(ci).waker.take();
-                    fx.wakes.push(waker);
+                    if let Some(waker) = self.consumer(ci).waker.take() {
+                        fx.wakes.push(waker);
+                    }
+                    self.hot_dirty = true;
                 }
             }
         }
@@ -511,7 +561,7 @@ impl<T> Core<T> {
         }
     }
 
-    fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut WakeList) {
+    fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut Wakes) {
         let tag = self.next_tag;
         self.next_tag += 1;
         let attempt = entry.attempt.saturating_add(1);
@@ -540,7 +590,10 @@ impl<T> Core<T> {
         if redelivered {
             c.stats.redelivered += 1;
         }
-        wakes.push(c.waker.take());
+        if let Some(waker) = c.waker.take() {
+            wakes.push(waker);
+            self.hot_dirty = true;
+        }
         self.totals.delivered += 1;
         self.totals.redelivered += u64::from(redelivered);
         self.in_flight += 1;
@@ -565,8 +618,9 @@ impl<T> Core<T> {
 
     // ----- consumers --------------------------------------------------
 
-    /// Adds a consumer; returns its slab index and id.
-    pub(super) fn subscribe(&mut self, sub: &Subscription) -> (usize, u64) {
+    /// Adds a consumer; returns its slab index, id and, if its deliveries
+    /// may ack without the lock, its ack word.
+    pub(super) fn subscribe(&mut self, sub: &Subscription) -> (usize, u64, Option<Arc<Acks>>) {
         let id = self.next_id;
         self.next_id += 1;
         // A late subscriber to a broadcast only gets later messages; the
@@ -592,10 +646,18 @@ impl<T> Core<T> {
             current: 0,
             ewma_ns: 0.0,
             ewma_at: 0,
+            mean_ns: 0.0,
             cursor,
             redo: VecDeque::new(),
             stats: Counters::default(),
+            // `HOT` until the end of this operation decides (`sync_hot`).
+            acks: Arc::new(Acks::new(true)),
+            hot: true,
         };
+        // Adaptive times every ack under the lock.
+        let lazy = !sub.auto_ack && self.strategy != Strategy::Adaptive;
+        let acks = lazy.then(|| Arc::clone(&state.acks));
+        self.hot_dirty = true;
         let ci = match self.vacant.pop() {
             Some(ci) => {
                 self.consumers[ci] = Some(state);
@@ -617,7 +679,7 @@ impl<T> Core<T> {
             .unwrap_or(self.order.len());
         self.order.insert(at, ci);
         self.reserve_slots();
-        (ci, id)
+        (ci, id, acks)
     }
 
     /// Grows the slot pool and the backlog up front to what the consumers'
@@ -641,6 +703,7 @@ impl<T> Core<T> {
     /// (under Broadcast its copies are released instead: the other
     /// consumers have their own).
     pub(super) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
+        self.retire_acks(ci, fx);
         let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
             return;
         };
@@ -718,7 +781,10 @@ impl<T> Core<T> {
             let c = self.consumer(ci);
             match &c.waker {
                 Some(old) if old.will_wake(waker) => {}
-                _ => c.waker = Some(waker.clone()),
+                _ => {
+                    c.waker = Some(waker.clone());
+                    self.hot_dirty = true;
+                }
             }
         }
         Poll::Pending
@@ -757,6 +823,8 @@ impl<T> Core<T> {
                 consumer: ci,
                 window: at,
                 tag: flight.tag,
+                handed_at: 0,
+                acked_at: 0,
             }),
             attempt: flight.attempt,
         })
@@ -782,6 +850,7 @@ impl<T> Core<T> {
     /// A pending `recv` was dropped.
     pub(super) fn clear_waker(&mut self, ci: usize) {
         self.consumer(ci).waker = None;
+        self.hot_dirty = true;
     }
 
     pub(super) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
@@ -816,6 +885,7 @@ impl<T> Core<T> {
         take: bool,
         fx: &mut Effects<T>,
     ) -> Option<T> {
+        let (handed_at, acked_at) = token.map_or((0, 0), |t| (t.handed_at, t.acked_at));
         let flight = token.and_then(|token| self.settle(token));
         let Some((ci, flight)) = flight else {
             return self.release_or_take(slot, take, fx);
@@ -831,12 +901,19 @@ impl<T> Core<T> {
             Outcome::Ack => {
                 c.stats.acked += 1;
                 if self.strategy == Strategy::Adaptive {
-                    // Service time: from receipt, or from the previous
-                    // ack if later (a consumer working through deliveries
-                    // it took together starts each when it acks the last).
-                    let now = self.now_ns();
+                    // Service time: from when `recv` handed it out, or
+                    // from the previous ack if later (a consumer working
+                    // through deliveries it holds together starts each
+                    // when it acks the last). Time the consumer's task
+                    // spent descheduled inside `recv` (waiting, or yielding
+                    // its budget) is not counted.
+                    let now = if acked_at == 0 {
+                        self.now_ns()
+                    } else {
+                        acked_at
+                    };
                     let c = self.consumer(ci);
-                    let started = flight.sent_at.max(c.ewma_at);
+                    let started = flight.sent_at.max(c.ewma_at).max(handed_at);
                     c.observe(now.saturating_sub(started), now);
                     self.adapt_limits();
                 }
@@ -940,7 +1017,7 @@ impl<T> Core<T> {
     /// dead-letter mailbox, sent there; the slot goes back to the pool.
     pub(super) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
         if let Some(msg) = self.release_take(slot) {
-            fx.bury(msg);
+            self.bury(msg, fx);
         }
     }
 
@@ -974,8 +1051,32 @@ impl<T> Core<T> {
         self.pool.push(slot);
         if let Some(msg) = msg {
             if let Err(msg) = self.send_dead(ci, msg) {
-                fx.bury(msg);
+                self.bury(msg, fx);
             }
+        }
+    }
+
+    /// Has `msg` dropped after the lock is released (its `Drop` may call
+    /// back into the dispatcher), or now if dropping it does nothing.
+    fn bury(&mut self, msg: T, fx: &mut Effects<T>) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        if fx.one.is_none() {
+            fx.one = Some(msg);
+        } else {
+            if fx.more.capacity() == 0 {
+                fx.more = core::mem::take(&mut self.graves);
+            }
+            fx.more.push(msg);
+        }
+    }
+
+    /// Takes back the vector lent by `bury`, emptied outside the lock.
+    pub(super) fn return_graves(&mut self, graves: Vec<T>) {
+        debug_assert!(graves.is_empty());
+        if graves.capacity() > self.graves.capacity() {
+            self.graves = graves;
         }
     }
 

@@ -32,10 +32,25 @@ pub(in crate::dispatch) const DECAY: Duration = Duration::from_millis(100);
 /// Scale of adaptive weights: `weight * SCALE * mean_latency / latency`.
 const SCALE: f64 = 1024.0;
 
+/// Weight of one sample in the mean service time behind Adaptive windows.
+const MEAN_GAIN: f64 = 1.0 / 16.0;
+
+/// A sample counts as at most this many times the current mean, so one
+/// stall (the thread descheduled mid-delivery) moves it little.
+const MEAN_CLAMP: f64 = 4.0;
+
 impl<T> ConsumerState<T> {
-    /// Records one assignment-to-ack latency sample at time `now` (ns).
+    /// Records one service-time sample at time `now` (ns): into the
+    /// peak-EWMA that weighs picks, and into the clamped mean that sizes
+    /// windows.
     pub(super) fn observe(&mut self, rtt_ns: u64, now: u64) {
         let rtt = (rtt_ns as f64).max(1.0);
+        if self.mean_ns == 0.0 {
+            self.mean_ns = rtt;
+        } else {
+            let sample = rtt.min(self.mean_ns * MEAN_CLAMP);
+            self.mean_ns += (sample - self.mean_ns) * MEAN_GAIN;
+        }
         if self.ewma_ns == 0.0 || rtt > self.ewma_ns {
             self.ewma_ns = rtt;
         } else {
@@ -49,8 +64,11 @@ impl<T> ConsumerState<T> {
 
 impl<T> Core<T> {
     /// Adaptive: grants each consumer a window in proportion to its speed,
-    /// `ceil(prefetch * fastest_latency / latency)`, at least 1. Under a
-    /// backlog every window refills as soon as it has room, so the windows'
+    /// `ceil(prefetch * fastest_mean / mean)`, at least 1, `mean` being the
+    /// clamped mean service time (not the peak-EWMA: a window sized by one
+    /// stall would starve its consumer for the decay's 100 ms). Whenever a
+    /// burst of messages finds every window with room, or under a backlog
+    /// where every window refills as soon as it has room, the windows'
     /// sizes, not the picks, decide the shares; a slow consumer holding
     /// fewer messages also delays fewer of them.
     pub(super) fn adapt_limits(&mut self) {
@@ -58,12 +76,12 @@ impl<T> Core<T> {
             .consumers
             .iter()
             .flatten()
-            .map(|c| c.ewma_ns)
+            .map(|c| c.mean_ns)
             .filter(|&l| l > 0.0)
             .fold(f64::INFINITY, f64::min);
         for c in self.consumers.iter_mut().flatten() {
-            c.limit = if c.ewma_ns > 0.0 && fastest.is_finite() {
-                let share = (c.prefetch as f64 * fastest / c.ewma_ns).ceil();
+            c.limit = if c.mean_ns > 0.0 && fastest.is_finite() {
+                let share = (c.prefetch as f64 * fastest / c.mean_ns).ceil();
                 (share as usize).clamp(1, c.prefetch)
             } else {
                 c.prefetch

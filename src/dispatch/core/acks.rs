@@ -1,0 +1,224 @@
+//! Acks without the lock.
+//!
+//! A plain [`ack`](crate::dispatch::Delivery::ack) that nobody waits on
+//! does not take the core's mutex: it sets its window index's bit in its
+//! consumer's [`Acks`] word, and the next locked operation (any publish,
+//! `recv`, ack, stats, ...) collects the bit and settles the delivery. Only
+//! its effect on credit is deferred, and only while no one could be waiting
+//! for it, so no contract changes:
+//!
+//! - A consumer never holds more than its prefetch: the core counts a
+//!   pending ack as still unacked, which errs on the safe side.
+//! - Counts are exact when read: `stats` is a locked operation and collects
+//!   first.
+//! - An ack frees credit only of its own consumer. While the backlog is not
+//!   empty, every other consumer is out of credit (each locked operation
+//!   assigns until none has any), so deferring the ack delays only this
+//!   consumer's next assignment and the backlog room it makes. Whoever could
+//!   wait for those — a publisher waiting for room, this consumer's own
+//!   pending `recv`, a `recv` waiting for the end after close — registers
+//!   under the lock, and the word's `HOT` bit says so: an ack that finds it
+//!   set takes the lock as before. Adaptive consumers are always `HOT` (the
+//!   strategy times each ack).
+//!
+//! # The word
+//!
+//! One `AtomicU64` per consumer instance:
+//!
+//! - bits `0..62`: bit `i` set means the delivery at window index `i` was
+//!   acked and its slot clone handed over (leaked by the delivery, released
+//!   by the core); windows past index 61 ack under the lock;
+//! - [`HOT`]: set under the lock while someone waits on this consumer's
+//!   acks; a delivery that sees it does not set its bit;
+//! - [`CLOSED`]: set under the lock when the consumer is dropped (never
+//!   cleared); a delivery that sees it is stale and takes the lock, where
+//!   its ack does nothing.
+//!
+//! Transitions: a delivery sets its bit with one CAS from a word without
+//! `HOT` or `CLOSED` (release: publishes its leaked clone and its reads of
+//! the message). Under the lock the core clears bits it collects
+//! (acquire), sets or clears `HOT`, and sets `CLOSED`; setting a flag is a
+//! swap that also collects every bit set before it, so a bit is either
+//! collected by the operation that set the flag or never set at all. That
+//! single word is why no fence is needed: a waiter's registration and an
+//! ack are ordered by the word's modification order.
+
+use super::{Core, Effects};
+use crate::dispatch::Strategy;
+use crate::sync::{Arc, AtomicU64, Ordering};
+
+/// Bits of window indices that can be acked without the lock.
+const LAZY_SLOTS: usize = 62;
+
+const INDICES: u64 = (1 << LAZY_SLOTS) - 1;
+
+/// Someone waits on this consumer's acks: they take the lock.
+const HOT: u64 = 1 << 62;
+
+/// The consumer is gone: its deliveries are stale.
+const CLOSED: u64 = 1 << 63;
+
+/// The lock-free ack word of one consumer instance; shared by the core's
+/// consumer state, the `Consumer` and its deliveries. See the module docs.
+#[derive(Debug)]
+pub(in crate::dispatch) struct Acks {
+    word: AtomicU64,
+}
+
+impl Acks {
+    /// A word for a new consumer: `HOT` if every ack must take the lock.
+    pub(super) fn new(hot: bool) -> Self {
+        Self {
+            word: AtomicU64::new(if hot { HOT } else { 0 }),
+        }
+    }
+
+    /// Marks window index `at` acked unless the word is `HOT` or `CLOSED`
+    /// (or `at` has no bit). On `true` the ack is done: the caller must
+    /// have leaked its clone of the slot first, as the core releases it.
+    pub(in crate::dispatch) fn try_ack(&self, at: usize) -> bool {
+        if at >= LAZY_SLOTS {
+            return false;
+        }
+        let bit = 1u64 << at;
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            if cur & (HOT | CLOSED) != 0 {
+                return false;
+            }
+            debug_assert_eq!(cur & bit, 0, "dispatch: window index acked twice");
+            match self.word.compare_exchange_weak(
+                cur,
+                cur | bit,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Whether a delivery can skip the attempt (a cheap, racy peek).
+    pub(in crate::dispatch) fn looks_hot(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & (HOT | CLOSED) != 0
+    }
+
+    /// Under the lock: takes the acked indices (bits `0..62`).
+    pub(super) fn collect(&self) -> u64 {
+        if self.word.load(Ordering::Relaxed) & INDICES == 0 {
+            return 0;
+        }
+        self.word.fetch_and(!INDICES, Ordering::Acquire) & INDICES
+    }
+
+    /// Under the lock: sets or clears `HOT`; returns indices acked before
+    /// it was set, to settle now.
+    pub(super) fn set_hot(&self, hot: bool) -> u64 {
+        if hot {
+            self.word.swap(HOT, Ordering::Acquire) & INDICES
+        } else {
+            self.word.fetch_and(!HOT, Ordering::Relaxed);
+            0
+        }
+    }
+
+    /// Under the lock, when the consumer is dropped: sets `CLOSED`; returns
+    /// indices acked before, to settle now.
+    pub(super) fn close(&self) -> u64 {
+        self.word.swap(CLOSED, Ordering::Acquire) & INDICES
+    }
+}
+
+impl<T> Core<T> {
+    /// Settles the acks every consumer made without the lock. Every locked
+    /// operation starts with this, so what it reads or assigns is exact.
+    /// Returns whether there were any (the caller pumps).
+    pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
+        if self.strategy == Strategy::Adaptive {
+            return false;
+        }
+        let mut settled = false;
+        for ci in 0..self.consumers.len() {
+            if let Some(c) = &self.consumers[ci] {
+                let bits = c.acks.collect();
+                if bits != 0 {
+                    self.settle_lazy(ci, bits, fx);
+                    settled = true;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Makes each consumer's `HOT` flag say whether anyone waits on its
+    /// acks; returns whether that settled acks made before it was set (the
+    /// caller pumps again).
+    pub(in crate::dispatch) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
+        // A settle hook (the RabbitMQ bridge) must see each ack when it
+        // happens, not at the next locked operation: its acks stay locked.
+        let all = self.closed
+            || !self.publishers.is_empty()
+            || self.strategy == Strategy::Adaptive
+            || self.settle.is_some();
+        if all == self.hot_all && !self.hot_dirty {
+            return false;
+        }
+        self.hot_all = all;
+        self.hot_dirty = false;
+        let mut settled = false;
+        for ci in 0..self.consumers.len() {
+            let Some(c) = &mut self.consumers[ci] else {
+                continue;
+            };
+            let want = all || c.waker.is_some();
+            if want != c.hot {
+                c.hot = want;
+                let bits = c.acks.set_hot(want);
+                if bits != 0 {
+                    self.settle_lazy(ci, bits, fx);
+                    settled = true;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Consumer `ci` is being dropped: settles its last lock-free acks and
+    /// makes every later one stale.
+    pub(super) fn retire_acks(&mut self, ci: usize, fx: &mut Effects<T>) {
+        if let Some(Some(c)) = self.consumers.get(ci) {
+            let bits = c.acks.close();
+            self.settle_lazy(ci, bits, fx);
+        }
+    }
+
+    /// Acks the deliveries of `ci` at the window indices set in `bits`.
+    fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        while bits != 0 {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let c = self.consumer(ci);
+            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
+                unreachable!("dispatch: a lock-free ack of a vacant window entry")
+            };
+            debug_assert!(flight.received, "dispatch: acked before received");
+            // SAFETY: the delivery of this window entry (its only one: an
+            // entry leaves its window only when settled, and this consumer
+            // is alive) turned its clone of the entry's slot into a raw
+            // pointer with `Arc::into_raw` before publishing its bit, and
+            // gave up the pointer: this is the one drop of that clone. The
+            // window's own clone keeps the count above zero.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
+            c.free.push(at);
+            c.unacked -= 1;
+            c.stats.acked += 1;
+            self.in_flight -= 1;
+            self.totals.acked += 1;
+            if let Some(settle) = &self.settle {
+                settle(flight.slot.get(), super::Settle::Ack);
+            }
+            self.release(flight.slot, fx);
+        }
+    }
+}
