@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 const N: usize = 20_000;
 const PREFETCH: u16 = 64;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 async fn load(conn: &Connection, queue: &str) {
     let channel = conn.create_channel().await.unwrap();

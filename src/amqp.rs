@@ -73,13 +73,12 @@ use crate::dispatch::Settle;
 use crate::mailbox;
 use crate::sync::{AtomicBool, Ordering};
 use core::fmt;
-use lapin::Acker;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, ShortString};
 
 /// A settled delivery on its way to the broker.
 pub(crate) struct Settlement {
-    pub(crate) acker: Acker,
+    pub(crate) tag: u64,
     pub(crate) verdict: Settle,
 }
 
@@ -107,7 +106,6 @@ pub struct Message {
     exchange: ShortString,
     routing_key: ShortString,
     redelivered: bool,
-    acker: Acker,
     settled: AtomicBool,
     settlements: mailbox::Sender<Settlement>,
 }
@@ -124,7 +122,6 @@ impl Message {
             exchange: delivery.exchange,
             routing_key: delivery.routing_key,
             redelivered: delivery.redelivered,
-            acker: delivery.acker,
             settled: AtomicBool::new(false),
             settlements,
         }
@@ -186,7 +183,7 @@ impl Message {
             return;
         }
         let settlement = Settlement {
-            acker: self.acker.clone(),
+            tag: self.delivery_tag,
             verdict,
         };
         // The mailbox holds as many settlements as the bridge has credit,

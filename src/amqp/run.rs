@@ -10,7 +10,6 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use futures_core::Stream;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions};
 use lapin::types::ShortString;
@@ -96,7 +95,6 @@ struct Driver {
     consumer: Option<lapin::Consumer>,
     settlements: mailbox::Receiver<Settlement>,
     tx: mailbox::Sender<Settlement>,
-    acks: FuturesUnordered<BoxFuture<lapin::Result<bool>>>,
     cancel: Cancel,
     /// Deliveries taken in and not yet settled.
     outstanding: usize,
@@ -118,7 +116,6 @@ impl Run {
             consumer: Some(parts.consumer),
             settlements: parts.settlements,
             tx: parts.tx,
-            acks: FuturesUnordered::new(),
             cancel: Cancel::Idle,
             outstanding: 0,
         });
@@ -169,14 +166,11 @@ impl Driver {
                     break;
                 };
                 self.outstanding -= 1;
-                self.acks.push(send(settlement));
-                budget -= 1;
-                progress = true;
-            }
-            while let Poll::Ready(Some(sent)) = self.acks.poll_next_unpin(cx) {
-                if let Err(err) = sent {
+                if let Err(err) = send(&self.channel, settlement) {
                     return Poll::Ready(Err(BridgeError::Lost(err)));
                 }
+                budget -= 1;
+                progress = true;
             }
             if let Err(err) = self.poll_cancel(cx) {
                 return Poll::Ready(Err(BridgeError::Lost(err)));
@@ -214,7 +208,6 @@ impl Driver {
             if self.consumer.is_none()
                 && !matches!(self.cancel, Cancel::Sending(_))
                 && self.outstanding == 0
-                && self.acks.is_empty()
             {
                 return Poll::Ready(Ok(()));
             }
@@ -261,29 +254,36 @@ enum Cancel {
     Sent,
 }
 
-/// `basic.ack` or `basic.nack` for one settlement. `Ok(false)` means
-/// nothing was sent: the channel is already dead (or it was settled).
-fn send(settlement: Settlement) -> BoxFuture<lapin::Result<bool>> {
-    let Settlement { acker, verdict } = settlement;
-    Box::pin(async move {
-        match verdict {
-            Settle::Ack => acker.ack(BasicAckOptions::default()).await,
-            Settle::Requeue => {
-                let nack = BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                };
-                acker.nack(nack).await
-            }
-            Settle::Reject => {
-                let nack = BasicNackOptions {
-                    multiple: false,
-                    requeue: false,
-                };
-                acker.nack(nack).await
-            }
+/// Sends `basic.ack` or `basic.nack` for one settlement: queues its frame
+/// on the channel, pipelined behind the ones before it, without waiting for
+/// it to be written (a failure after that shows on the consumer stream).
+///
+/// lapin's `basic_ack` / `basic_nack` check that the channel is open and
+/// queue the frame when first polled, before they wait for the write: that
+/// one poll is all it takes, and it spares a wake-up and an allocation per
+/// message. An error there (the channel is no longer open) means nothing
+/// was sent.
+fn send(channel: &Channel, settlement: Settlement) -> Result<(), lapin::Error> {
+    let Settlement { tag, verdict } = settlement;
+    let mut cx = Context::from_waker(Waker::noop());
+    let polled = match verdict {
+        Settle::Ack => {
+            let mut ack = core::pin::pin!(channel.basic_ack(tag, BasicAckOptions::default()));
+            ack.as_mut().poll(&mut cx)
         }
-    })
+        Settle::Requeue | Settle::Reject => {
+            let nack = BasicNackOptions {
+                multiple: false,
+                requeue: verdict == Settle::Requeue,
+            };
+            let mut nack = core::pin::pin!(channel.basic_nack(tag, nack));
+            nack.as_mut().poll(&mut cx)
+        }
+    };
+    match polled {
+        Poll::Ready(Err(err)) => Err(err),
+        Poll::Ready(Ok(())) | Poll::Pending => Ok(()),
+    }
 }
 
 impl fmt::Debug for Run {
@@ -291,7 +291,6 @@ impl fmt::Debug for Run {
         let mut out = f.debug_struct("Run");
         if let Some(driver) = &self.driver {
             out.field("outstanding", &driver.outstanding)
-                .field("sending", &driver.acks.len())
                 .field("consuming", &driver.consumer.is_some());
         }
         out.finish_non_exhaustive()
