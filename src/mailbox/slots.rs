@@ -54,8 +54,12 @@
 //!
 //! Serving the queue (`distribute`) runs under the lock: while the head
 //! waiter exists and `used < capacity` (read fresh), it acquires a slot on
-//! the waiter's behalf (compare-and-swap on `tx`), unlinks it and collects
-//! its waker. When the queue empties it clears both flags.
+//! the waiter's behalf (compare-and-swap on `tx`), removes its node and
+//! collects its waker. When the queue empties it clears both flags.
+//!
+//! Each waiter has a ticket (its place in line); grants go to the head,
+//! so in ticket order, and `served` (one past the last granted ticket)
+//! tells a woken sender that it holds a slot without taking the lock.
 //!
 //! # Memory order
 //!
@@ -79,7 +83,7 @@
 
 use super::ring::CachePadded;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
-use crate::waitlist::{Key, WaitList, WakeList};
+use crate::waitlist::{Key, WaitList};
 use core::task::{Context, Poll, Waker, ready};
 
 /// `tx`: the mailbox is closed. Set once, never cleared.
@@ -124,11 +128,21 @@ struct TxSide {
     released_hint: AtomicUsize,
 }
 
-/// A queued sender. Linked: waiting. Unlinked with `granted`: it holds a
-/// slot. Unlinked otherwise: the mailbox closed.
+/// A queued sender, by its ticket (see `Slots::served`).
 #[derive(Debug)]
 struct Waiter {
-    granted: bool,
+    ticket: usize,
+}
+
+/// The wait queue, under the lock.
+#[derive(Debug)]
+struct Queue {
+    /// Linked: waiting, in ticket order. A granted waiter's node is removed
+    /// by whoever grants it; a node left unlinked (and not granted) was
+    /// closed, and its owner removes it.
+    list: WaitList<Waiter>,
+    /// The ticket of the next sender to queue.
+    next_ticket: usize,
 }
 
 /// The slot count of one mailbox (see the module docs).
@@ -139,7 +153,12 @@ pub(crate) struct Slots {
     /// freed by the receiver's pops; it only grows, by `fetch_add`, so the
     /// releaser learns in the same step whether anyone waits.
     rx: CachePadded<AtomicUsize>,
-    waiters: Mutex<WaitList<Waiter>>,
+    queue: Mutex<Queue>,
+    /// One past the ticket of the last waiter granted a slot. Waiters are
+    /// granted in ticket order (always the head of the queue), so a waiter
+    /// holds a slot exactly when `served > ticket` (wrapping): a woken
+    /// sender learns that without the lock. Stored under the lock.
+    served: AtomicUsize,
     capacity: usize,
 }
 
@@ -147,7 +166,45 @@ pub(crate) struct Slots {
 enum Enqueued {
     Acquired,
     Closed,
-    Waiting(Key),
+    Waiting(Key, usize),
+}
+
+/// Wakers collected under the lock and woken after it: a small batch,
+/// since a release usually serves one waiter.
+struct Wakes {
+    wakers: [Option<Waker>; Self::CAPACITY],
+    len: usize,
+}
+
+impl Wakes {
+    const CAPACITY: usize = 4;
+
+    fn new() -> Self {
+        Self {
+            wakers: [const { None }; Self::CAPACITY],
+            len: 0,
+        }
+    }
+
+    fn can_push(&self) -> bool {
+        self.len < Self::CAPACITY
+    }
+
+    fn push(&mut self, waker: Option<Waker>) {
+        if waker.is_some() {
+            self.wakers[self.len] = waker;
+            self.len += 1;
+        }
+    }
+
+    fn wake_all(&mut self) {
+        for waker in &mut self.wakers[..self.len] {
+            if let Some(waker) = waker.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+    }
 }
 
 impl Slots {
@@ -159,7 +216,11 @@ impl Slots {
                 released_hint: AtomicUsize::new(0),
             }),
             rx: CachePadded(AtomicUsize::new(0)),
-            waiters: Mutex::new(WaitList::new()),
+            queue: Mutex::new(Queue {
+                list: WaitList::new(),
+                next_ticket: 0,
+            }),
+            served: AtomicUsize::new(0),
             capacity,
         }
     }
@@ -264,11 +325,11 @@ impl Slots {
     /// Hands free slots to waiting senders, in order, and wakes them.
     #[cold]
     fn serve(&self) {
-        let mut wakes = WakeList::new();
+        let mut wakes = Wakes::new();
         loop {
-            let mut waiters = self.waiters.lock();
-            let more = self.distribute(&mut waiters, &mut wakes);
-            drop(waiters);
+            let mut queue = self.queue.lock();
+            let more = self.distribute(&mut queue, &mut wakes);
+            drop(queue);
             wakes.wake_all();
             if !more {
                 return;
@@ -280,13 +341,13 @@ impl Slots {
     /// for the head waiter, unlinks it and collects its waker; clears the
     /// flags once the queue is empty. Returns `true` if it stopped because
     /// `wakes` is full (the caller wakes those and calls again).
-    fn distribute(&self, waiters: &mut WaitList<Waiter>, wakes: &mut WakeList) -> bool {
+    fn distribute(&self, queue: &mut Queue, wakes: &mut Wakes) -> bool {
         let state = &self.tx.state;
         let mut cur = state.load(Ordering::Acquire);
         // The flag bits of both words change only under the lock, so the
         // ones read here stay true while we hold it.
         let mut rx = self.rx.load(Ordering::Acquire);
-        while let Some(head) = waiters.front() {
+        while let Some(head) = queue.list.front() {
             if cur & CLOSED != 0 {
                 // `close` drains the queue (it waits for our lock).
                 return false;
@@ -306,10 +367,8 @@ impl Slots {
             match state.compare_exchange(cur, cur + TX_ONE, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     cur += TX_ONE;
-                    waiters.data_mut(head).granted = true;
-                    waiters.unlink(head);
-                    wakes.push(waiters.take_waker(head));
-                    if waiters.front().is_some() {
+                    wakes.push(self.grant(queue, head));
+                    if queue.list.front().is_some() {
                         // More may have been released since we looked.
                         rx = self.rx.load(Ordering::Acquire);
                     }
@@ -328,6 +387,21 @@ impl Slots {
         false
     }
 
+    /// Under the lock: the head waiter `head` now holds a slot (taken on
+    /// its behalf or handed over). Removes its node and returns its waker.
+    fn grant(&self, queue: &mut Queue, head: Key) -> Option<Waker> {
+        let waker = queue.list.take_waker(head);
+        let ticket = queue.list.remove(head).ticket;
+        self.served.store(ticket.wrapping_add(1), Ordering::Release);
+        waker
+    }
+
+    /// Whether the waiter with `ticket` was granted a slot.
+    #[inline]
+    fn is_served(&self, ticket: usize) -> bool {
+        (self.served.load(Ordering::Acquire).wrapping_sub(ticket) as isize) > 0
+    }
+
     /// Under the lock, with the queue empty: lowers the flags (see
     /// `distribute`).
     fn clear_flags(&self) {
@@ -342,7 +416,7 @@ impl Slots {
     /// The slow path of an acquire: under the lock, take a free slot if
     /// nobody waits, or queue, raising both flags if we are the first.
     fn enqueue(&self, waker: &Waker) -> Enqueued {
-        let mut waiters = self.waiters.lock();
+        let mut queue = self.queue.lock();
         let state = &self.tx.state;
         let mut cur = state.load(Ordering::Acquire);
         let mut serve = false;
@@ -393,67 +467,72 @@ impl Slots {
             }
             break;
         }
-        let key = waiters.push_back(Waiter { granted: false }, waker.clone());
+        let ticket = queue.next_ticket;
+        queue.next_ticket = ticket.wrapping_add(1);
+        let key = queue.list.push_back(Waiter { ticket }, waker.clone());
         if !serve {
-            return Enqueued::Waiting(key);
+            return Enqueued::Waiting(key, ticket);
         }
-        let mut wakes = WakeList::new();
-        let mut more = self.distribute(&mut waiters, &mut wakes);
-        let result = if waiters.is_linked(key) {
-            Enqueued::Waiting(key)
-        } else {
-            // Served at once (our own waker is in `wakes`: one spurious
-            // wake-up, on a rare race).
-            waiters.remove(key);
+        let mut wakes = Wakes::new();
+        let mut more = self.distribute(&mut queue, &mut wakes);
+        let result = if self.is_served(ticket) {
+            // Served at once (its node is gone; our own waker is in
+            // `wakes`: one spurious wake-up, on a rare race).
             Enqueued::Acquired
+        } else {
+            Enqueued::Waiting(key, ticket)
         };
-        drop(waiters);
+        drop(queue);
         wakes.wake_all();
         while more {
-            let mut waiters = self.waiters.lock();
-            more = self.distribute(&mut waiters, &mut wakes);
-            drop(waiters);
+            let mut queue = self.queue.lock();
+            more = self.distribute(&mut queue, &mut wakes);
+            drop(queue);
             wakes.wake_all();
         }
         result
     }
 
-    /// Polls a queued acquire: `Some(Ok)` once granted, `Some(Err)` once
-    /// closed (the node is freed either way), `None` while still queued.
-    fn poll_waiter(&self, key: Key, waker: &Waker) -> Option<Result<(), Refused>> {
-        let mut waiters = self.waiters.lock();
-        if waiters.is_linked(key) {
-            waiters.set_waker(key, waker);
+    /// Polls a queued acquire: `Some(Ok)` once granted (its node is
+    /// already gone), `Some(Err)` once closed (the node is freed), `None`
+    /// while still queued. A granted waiter needs no lock to learn it.
+    #[inline]
+    fn poll_waiter(&self, key: Key, ticket: usize, waker: &Waker) -> Option<Result<(), Refused>> {
+        if self.is_served(ticket) {
+            return Some(Ok(()));
+        }
+        let mut queue = self.queue.lock();
+        if self.is_served(ticket) {
+            return Some(Ok(()));
+        }
+        if queue.list.is_linked(key) {
+            queue.list.set_waker(key, waker);
             return None;
         }
-        Some(if waiters.remove(key).granted {
-            Ok(())
-        } else {
-            Err(Refused::Closed)
-        })
+        // Unlinked and not granted: closed.
+        queue.list.remove(key);
+        Some(Err(Refused::Closed))
     }
 
     /// Drops a queued acquire. A slot already granted to it goes to the
     /// next waiter, or back to the pool: then returns `true` (the receiver
     /// may be waiting for every slot to come back after a close).
-    fn cancel_waiter(&self, key: Key) -> bool {
-        let mut waiters = self.waiters.lock();
-        let granted = waiters.remove(key).granted;
-        if !granted {
-            if waiters.is_empty() {
+    fn cancel_waiter(&self, key: Key, ticket: usize) -> bool {
+        let mut queue = self.queue.lock();
+        if !self.is_served(ticket) {
+            queue.list.remove(key);
+            if queue.list.is_empty() {
                 self.clear_flags();
             }
             return false;
         }
-        if let Some(head) = waiters.front() {
+        if let Some(head) = queue.list.front() {
             // Hand the slot over as it is: `acquired` does not change.
-            waiters.data_mut(head).granted = true;
-            waiters.unlink(head);
-            let waker = waiters.take_waker(head);
-            if waiters.is_empty() {
+            let waker = self.grant(&mut queue, head);
+            if queue.list.is_empty() {
                 self.clear_flags();
             }
-            drop(waiters);
+            drop(queue);
             if let Some(waker) = waker {
                 waker.wake();
             }
@@ -468,20 +547,20 @@ impl Slots {
     /// error. Slots already held stay valid.
     pub(crate) fn close(&self) {
         self.tx.state.fetch_or(CLOSED, Ordering::AcqRel);
-        let mut wakes = WakeList::new();
+        let mut wakes = Wakes::new();
         loop {
-            let mut waiters = self.waiters.lock();
+            let mut queue = self.queue.lock();
             while wakes.can_push() {
-                let Some(key) = waiters.pop_front() else {
+                let Some(key) = queue.list.pop_front() else {
                     break;
                 };
-                wakes.push(waiters.take_waker(key));
+                wakes.push(queue.list.take_waker(key));
             }
-            let done = waiters.is_empty();
+            let done = queue.list.is_empty();
             if done {
                 self.clear_flags();
             }
-            drop(waiters);
+            drop(queue);
             wakes.wake_all();
             if done {
                 return;
@@ -509,7 +588,7 @@ impl Slots {
 #[derive(Debug)]
 enum WaitState {
     Idle,
-    Waiting(Key),
+    Waiting(Key, usize),
     Done,
 }
 
@@ -541,13 +620,13 @@ impl SlotWait {
                 Err(Refused::Full) => match slots.enqueue(cx.waker()) {
                     Enqueued::Acquired => Ok(()),
                     Enqueued::Closed => Err(()),
-                    Enqueued::Waiting(key) => {
-                        self.state = WaitState::Waiting(key);
+                    Enqueued::Waiting(key, ticket) => {
+                        self.state = WaitState::Waiting(key, ticket);
                         return Poll::Pending;
                     }
                 },
             },
-            WaitState::Waiting(key) => match slots.poll_waiter(key, cx.waker()) {
+            WaitState::Waiting(key, ticket) => match slots.poll_waiter(key, ticket, cx.waker()) {
                 Some(result) => result.map_err(|_| ()),
                 None => return Poll::Pending,
             },
@@ -563,9 +642,9 @@ impl SlotWait {
     /// a slot went back to the pool. Call it from the owner's `Drop`.
     #[inline]
     pub(crate) fn cancel(&mut self, slots: &Slots) -> bool {
-        if let WaitState::Waiting(key) = self.state {
+        if let WaitState::Waiting(key, ticket) = self.state {
             self.state = WaitState::Done;
-            return slots.cancel_waiter(key);
+            return slots.cancel_waiter(key, ticket);
         }
         false
     }
@@ -595,7 +674,7 @@ mod tests {
     fn assert_no_waiters(slots: &Slots) {
         assert_eq!(slots.tx.state.load(Ordering::Acquire) & WAITERS, 0);
         assert_eq!(slots.rx.load(Ordering::Acquire) & RX_WAITERS, 0);
-        assert!(slots.waiters.lock().is_empty());
+        assert!(slots.queue.lock().list.is_empty());
     }
 
     #[test]
