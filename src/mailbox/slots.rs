@@ -8,8 +8,8 @@
 //! decrement and the receiver increments: every message then moves that
 //! cache line between the two sides twice, with a contended
 //! compare-and-swap each time. Here the count is split the way a
-//! single-producer ring splits `head` and `tail` (Lamport's queue; the
-//! "cached head" refinement of Rigtorp's and folly's SPSC queues): the
+//! single-producer ring splits `head` and `tail` (Lamport's queue, with
+//! the "cached index" refinement of e.g. Rigtorp's `SPSCQueue`): the
 //! senders count *acquisitions* in their word, the receiver counts
 //! *releases* in its own, and
 //!
@@ -42,11 +42,11 @@
 //! with, so their modification order settles the race; no fence is needed:
 //!
 //! - *A pop frees a slot while a sender parks.* The parker sets
-//!   `RX_WAITERS` with a `fetch_or` on `rx`, then (still under the lock)
-//!   serves the queue with a fresh look at `rx`. A release ordered before
-//!   the `fetch_or` is seen by that look; one ordered after it returns the
-//!   flag and serves the queue itself (after the parker is queued, since it
-//!   takes the lock).
+//!   `RX_WAITERS` with a `fetch_or` on `rx`, under the lock. A release
+//!   ordered before the `fetch_or` shows in the count it returns (and if
+//!   that leaves a slot free, the parker, first in line, takes it rather
+//!   than wait); one ordered after it returns the flag and serves the
+//!   queue itself (after the parker is queued, since it takes the lock).
 //! - *A permit is dropped (or a granted waiter cancelled) while a sender
 //!   parks.* That release is a `fetch_sub` on `tx`; the parker set
 //!   `WAITERS` there by compare-and-swap. Whichever comes second sees the
