@@ -7,7 +7,8 @@
 //!
 //! `cargo bench --bench mailbox` (set `MAILBOX_BENCH_SCALE=0.1` for a
 //! quicker, noisier run; `MAILBOX_BENCH_ONLY=MPSC` for the scenarios whose
-//! name starts with that). Best of 3 runs per cell.
+//! name starts with that; `MAILBOX_BENCH_FLOWGATE_ONLY=1` for flowgate
+//! alone, `=rt` or `=threads` for one side of it). Best of 3 runs per cell.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -215,7 +216,26 @@ fn main() {
     // `MAILBOX_BENCH_ONLY=SPSC cap 1024` runs only the scenarios whose name
     // starts with it.
     let only = std::env::var("MAILBOX_BENCH_ONLY").unwrap_or_default();
+    // `MAILBOX_BENCH_FLOWGATE_ONLY=1` measures flowgate alone (no peers, no
+    // ratios): for profiling and quick before/after checks.
+    let alone = std::env::var_os("MAILBOX_BENCH_FLOWGATE_ONLY").is_some();
     for s in scenarios.into_iter().filter(|s| s.name.starts_with(&only)) {
+        if alone {
+            // `=rt` or `=threads` runs only that side.
+            let side = std::env::var("MAILBOX_BENCH_FLOWGATE_ONLY").unwrap_or_default();
+            let rt_ns = if side == "threads" {
+                f64::NAN
+            } else {
+                best_ns_per_msg(s, || on_tokio::<Flowgate>(&rt, s))
+            };
+            let th_ns = if side == "rt" {
+                f64::NAN
+            } else {
+                best_ns_per_msg(s, || on_threads::<Flowgate>(s))
+            };
+            println!("{}: flowgate {rt_ns:.1} ns | {th_ns:.1} ns", s.name);
+            continue;
+        }
         println!(
             "\n{} ({} msgs): ns/msg [tokio rt 2 workers | OS threads + block_on]",
             s.name,

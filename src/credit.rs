@@ -58,7 +58,6 @@ mod guard;
 mod timeout;
 
 pub use error::{AcquireError, TryAcquireError};
-pub(crate) use future::Machine as AcquireMachine;
 pub use future::{Acquire, AcquireOwned};
 pub use guard::{Credits, OwnedCredits};
 pub use timeout::{AcquireOwnedTimeout, AcquireTimeout, AcquireTimeoutError};

@@ -53,7 +53,7 @@
 //! - **Bounded, with no allocation per message**: the ring is allocated
 //!   once by [`Builder::build`]; sending, receiving and waiting allocate
 //!   nothing in steady state (a waiting sender reuses a node of the
-//!   semaphore's wait list).
+//!   wait list).
 //! - **Closing**: when every [`Sender`] (and [`OwnedPermit`]) is gone, the
 //!   receiver drains what is buffered and then gets `None`. When the
 //!   receiver is [closed](Receiver::close) or dropped, sends fail with their
@@ -65,14 +65,17 @@
 //! - **Messages** live in a preallocated lock-free ring with a sequence
 //!   stamp per slot (Dmitry Vyukov's bounded MPMC queue; see `ring.rs`).
 //!   Its size is `capacity` rounded up to a power of two so that a position
-//!   maps to a slot with a mask; the capacity itself is enforced by credit.
-//! - **Capacity** is a [`CreditSemaphore`] holding one credit per slot. A
-//!   sender takes a credit, then pushes; the receiver pops, then returns the
-//!   credit. Blocked senders therefore wait in the semaphore's FIFO queue
-//!   (fair, cancel-safe, no allocation once warm), a [`Permit`] is simply a
-//!   held credit, and closing the mailbox closes the semaphore. The fast
-//!   paths are one compare-and-swap on the semaphore plus the ring
-//!   operations: no lock.
+//!   maps to a slot with a mask; the capacity itself is enforced by the slot count.
+//! - **Capacity** is counted in two words (see `slots.rs`): the senders
+//!   count slots taken in theirs, the receiver counts slots freed in its
+//!   own, and a sender reads the receiver's word only when a recent copy
+//!   of it says full. So a send costs one compare-and-swap on the senders'
+//!   line and a receive one `fetch_add` on the receiver's: neither side
+//!   writes the other's cache line. Blocked senders wait in a FIFO queue
+//!   (fair, cancel-safe, no allocation once warm) that is only touched
+//!   when the mailbox is full; a [`Permit`] is simply a slot taken ahead
+//!   of its message, and closing the mailbox closes the count. The fast
+//!   paths take no lock.
 //! - **The receiver's wake-up** is an `AtomicWaker`-style slot (see
 //!   `notify.rs`): a push that finds the receiver not waiting only loads
 //!   it (the push's claim of its ring position is the read-modify-write
@@ -88,9 +91,7 @@
 //! - **Counting**: `senders` counts [`Sender`]s (an [`OwnedPermit`] owns
 //!   one, a [`Permit`] borrows one). The receiver is done when the ring is
 //!   empty and either no sender is left or the mailbox is closed and every
-//!   credit is back (no permit outstanding, no push in flight).
-//!
-//! [`CreditSemaphore`]: crate::credit::CreditSemaphore
+//!   slot is back (no permit outstanding, no push in flight).
 
 mod error;
 mod future;
@@ -99,6 +100,7 @@ mod receiver;
 mod ring;
 mod sender;
 mod sink;
+mod slots;
 mod timeout;
 
 pub use error::{SendError, TryRecvError, TrySendError};
@@ -113,6 +115,7 @@ use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, spin_loop};
 use crate::waitlist::{WaitList, WakeList};
 use notify::RxWaker;
 use ring::{CachePadded, Ring};
+use slots::{Refused, Slots};
 
 /// What a send does when the mailbox is full.
 ///
@@ -236,7 +239,7 @@ impl Builder {
     pub fn build<T>(self) -> (Sender<T>, Receiver<T>) {
         let chan = Arc::new(Chan {
             ring: Ring::new(self.capacity),
-            slots: CachePadded(CreditSemaphore::new(self.capacity)),
+            slots: Slots::new(self.capacity),
             rx_waker: CachePadded(RxWaker::new()),
             senders: AtomicUsize::new(1),
             dropped: AtomicUsize::new(0),
@@ -275,10 +278,10 @@ const EVICT_ATTEMPTS: usize = if cfg!(flowgate_loom) { 2 } else { 64 };
 /// The state shared by every handle of one mailbox.
 struct Chan<T> {
     ring: Ring<T>,
-    /// One credit per slot: taken by a sender before it pushes, returned by
-    /// the receiver after it pops (or by a permit dropped unused). Closed
-    /// when the receiver closes or drops.
-    slots: CachePadded<CreditSemaphore>,
+    /// The slot count: taken by a sender before it pushes (or by a
+    /// permit), returned by the receiver after it pops (or by a permit
+    /// dropped unused). Closed when the receiver closes or drops.
+    slots: Slots,
     rx_waker: CachePadded<RxWaker>,
     /// Live [`Sender`]s (an `OwnedPermit` holds one). Only goes up from a
     /// non-zero value (clone, upgrade), so once 0 it stays 0.
@@ -303,14 +306,14 @@ impl<T> Chan<T> {
 
     /// Sends without waiting, by the overflow policy.
     fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        match self.slots.try_take(1) {
+        match self.slots.try_acquire() {
             Ok(()) => {
                 self.push(msg);
                 Ok(())
             }
-            Err(crate::credit::TryAcquireError::Closed) => Err(TrySendError::Closed(msg)),
-            Err(_) if self.overflow == Overflow::DropOldest => self.evict_and_push(msg),
-            Err(_) => Err(TrySendError::Full(msg)),
+            Err(Refused::Closed) => Err(TrySendError::Closed(msg)),
+            Err(Refused::Full) if self.overflow == Overflow::DropOldest => self.evict_and_push(msg),
+            Err(Refused::Full) => Err(TrySendError::Full(msg)),
         }
     }
 
@@ -327,15 +330,13 @@ impl<T> Chan<T> {
                 drop(old);
                 return Ok(());
             }
-            match self.slots.try_take(1) {
+            match self.slots.try_acquire() {
                 Ok(()) => {
                     self.push(msg);
                     return Ok(());
                 }
-                Err(crate::credit::TryAcquireError::Closed) => {
-                    return Err(TrySendError::Closed(msg));
-                }
-                Err(_) => spin_loop(),
+                Err(Refused::Closed) => return Err(TrySendError::Closed(msg)),
+                Err(Refused::Full) => spin_loop(),
             }
         }
         Err(TrySendError::Full(msg))
@@ -352,8 +353,17 @@ impl<T> Chan<T> {
     /// A credit returned without a message (a permit dropped unused): the
     /// receiver may be waiting for the last one after a close.
     fn release_unused(&self) {
-        self.slots.release(1);
+        self.slots.release_unused();
         self.rx_waker.notify();
+    }
+
+    /// Ends a wait for a slot (a future dropped): a slot granted to it
+    /// goes to the next waiter or back to the pool, and then the receiver
+    /// may be waiting for it after a close.
+    fn cancel_wait(&self, wait: &mut slots::SlotWait) {
+        if wait.cancel(&self.slots) {
+            self.rx_waker.notify();
+        }
     }
 
     /// Closes the mailbox: later sends fail, waiting senders get their
@@ -387,7 +397,7 @@ impl<T> Chan<T> {
     /// of the last senders and permits are visible to a pop after this.
     fn is_finished(&self) -> bool {
         self.senders.load(Ordering::Acquire) == 0
-            || (self.slots.is_closed() && self.slots.available() == self.capacity)
+            || (self.slots.is_closed() && self.slots.in_use() == 0)
     }
 
     fn len(&self) -> usize {

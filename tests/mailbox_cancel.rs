@@ -455,3 +455,27 @@ fn closed_repolled_with_new_waker_wakes_only_new() {
     assert_eq!((wakes(&old), wakes(&new)), (0, 1));
     assert_eq!(poll(&mut f, &w_new), Poll::Ready(()));
 }
+
+// ------------------------------------------------- slot returned by a drop
+
+/// A send granted a slot (handed over by a dropped permit) is dropped
+/// before it is polled again, after the receiver closed and parked: the
+/// slot coming back is the last one, so the parked receiver is woken and
+/// sees the end of the stream (every path that returns a slot wakes).
+#[test]
+fn granted_send_dropped_after_close_wakes_parked_receiver() {
+    let (tx, mut rx) = mailbox::bounded::<u32>(1);
+    let permit = tx.try_reserve().unwrap();
+    let (_sc, sw) = counting_waker();
+    let mut send = tx.send(1);
+    assert!(poll(&mut send, &sw).is_pending());
+    drop(permit); // its slot goes to the waiting send
+    rx.close();
+    let (rc, rw) = counting_waker();
+    let mut recv = rx.recv();
+    // The granted slot may still bring a message: wait.
+    assert!(poll(&mut recv, &rw).is_pending());
+    drop(send); // granted but never polled again: the slot comes back
+    assert_eq!(wakes(&rc), 1);
+    assert_eq!(poll(&mut recv, &rw), Poll::Ready(None));
+}

@@ -17,8 +17,7 @@ enum State {
     Done,
 }
 
-/// The state machine both futures drive; also driven by the mailbox's
-/// futures, which wait for a slot credit the same way.
+/// The state machine both futures drive.
 #[derive(Debug)]
 pub(crate) struct Machine {
     n: usize,

@@ -1,10 +1,11 @@
 //! The mailbox's named futures.
 //!
-//! Waiting for a slot is the credit semaphore's acquire state machine
-//! (`AcquireMachine`), so sends inherit its FIFO order and cancel safety.
+//! Waiting for a slot is one state machine (`SlotWait`, see `slots.rs`),
+//! so every future that waits for a slot has the same FIFO order and
+//! cancel safety.
 
+use super::slots::SlotWait;
 use super::{Chan, Overflow, OwnedPermit, Permit, Receiver, SendError, Sender, TrySendError};
-use crate::credit::AcquireMachine;
 use crate::waitlist::Key;
 use core::fmt;
 use core::future::Future;
@@ -26,7 +27,7 @@ pub struct Send<'a, T> {
     msg: Option<T>,
     /// Whether the policy's first, non-waiting attempt was made.
     tried: bool,
-    machine: AcquireMachine,
+    machine: SlotWait,
 }
 
 impl<'a, T> Send<'a, T> {
@@ -36,7 +37,7 @@ impl<'a, T> Send<'a, T> {
             msg: Some(msg),
             // Under Block the acquire machine's own fast path is the try.
             tried: chan.overflow == Overflow::Block,
-            machine: AcquireMachine::new(1),
+            machine: SlotWait::new(),
         }
     }
 }
@@ -79,7 +80,7 @@ impl<T> Future for Send<'_, T> {
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        self.machine.cancel(&self.chan.slots);
+        self.chan.cancel_wait(&mut self.machine);
     }
 }
 
@@ -100,14 +101,14 @@ impl<T> fmt::Debug for Send<'_, T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Reserve<'a, T> {
     chan: &'a Chan<T>,
-    machine: AcquireMachine,
+    machine: SlotWait,
 }
 
 impl<'a, T> Reserve<'a, T> {
     pub(super) fn new(chan: &'a Chan<T>) -> Self {
         Self {
             chan,
-            machine: AcquireMachine::new(1),
+            machine: SlotWait::new(),
         }
     }
 }
@@ -127,7 +128,7 @@ impl<'a, T> Future for Reserve<'a, T> {
 
 impl<T> Drop for Reserve<'_, T> {
     fn drop(&mut self) {
-        self.machine.cancel(&self.chan.slots);
+        self.chan.cancel_wait(&mut self.machine);
     }
 }
 
@@ -146,14 +147,14 @@ impl<T> fmt::Debug for Reserve<'_, T> {
 pub struct ReserveOwned<T> {
     /// `None` once completed.
     sender: Option<Sender<T>>,
-    machine: AcquireMachine,
+    machine: SlotWait,
 }
 
 impl<T> ReserveOwned<T> {
     pub(super) fn new(sender: Sender<T>) -> Self {
         Self {
             sender: Some(sender),
-            machine: AcquireMachine::new(1),
+            machine: SlotWait::new(),
         }
     }
 }
@@ -182,7 +183,7 @@ impl<T> Future for ReserveOwned<T> {
 impl<T> Drop for ReserveOwned<T> {
     fn drop(&mut self) {
         if let Some(sender) = &self.sender {
-            self.machine.cancel(&sender.chan.slots);
+            sender.chan.cancel_wait(&mut self.machine);
         }
     }
 }

@@ -198,7 +198,7 @@ impl<T> Receiver<T> {
     #[inline]
     fn pop(&mut self) -> Option<T> {
         let msg = self.pop_ring()?;
-        self.chan.slots.release(1);
+        self.chan.slots.release_popped(1);
         Some(msg)
     }
 
@@ -230,7 +230,7 @@ impl<T> Receiver<T> {
             buf.push(msg);
             n += 1;
         }
-        self.chan.slots.release(n);
+        self.chan.slots.release_popped(n);
         (n > 0).then_some(n)
     }
 

@@ -164,10 +164,10 @@ impl<T> Sender<T> {
     /// assert!(tx.try_reserve().is_ok());
     /// ```
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        match self.chan.slots.try_take(1) {
+        match self.chan.slots.try_acquire() {
             Ok(()) => Ok(Permit::new(&self.chan)),
-            Err(crate::credit::TryAcquireError::Closed) => Err(TrySendError::Closed(())),
-            Err(_) => Err(TrySendError::Full(())),
+            Err(super::Refused::Closed) => Err(TrySendError::Closed(())),
+            Err(super::Refused::Full) => Err(TrySendError::Full(())),
         }
     }
 

@@ -1,7 +1,7 @@
 //! [`SendSink`]: a [`Sender`] as a `futures` [`Sink`].
 
+use super::slots::{Refused, SlotWait};
 use super::{Overflow, SendError, Sender};
-use crate::credit::{AcquireMachine, TryAcquireError};
 use core::fmt;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -61,7 +61,7 @@ pub struct SendSink<T> {
     reserved: bool,
     /// A reservation is in progress in `machine`.
     waiting: bool,
-    machine: AcquireMachine,
+    machine: SlotWait,
 }
 
 impl<T> SendSink<T> {
@@ -70,7 +70,7 @@ impl<T> SendSink<T> {
             sender: Some(sender),
             reserved: false,
             waiting: false,
-            machine: AcquireMachine::new(1),
+            machine: SlotWait::new(),
         }
     }
 
@@ -110,7 +110,7 @@ impl<T> SendSink<T> {
         if let Some(sender) = &self.sender {
             if self.waiting {
                 self.waiting = false;
-                self.machine.cancel(&sender.chan.slots);
+                sender.chan.cancel_wait(&mut self.machine);
             }
             if self.reserved {
                 self.reserved = false;
@@ -136,13 +136,13 @@ impl<T> Sink<T> for SendSink<T> {
         }
         let chan = &sender.chan;
         if !this.waiting {
-            match chan.slots.try_take(1) {
+            match chan.slots.try_acquire() {
                 Ok(()) => {
                     this.reserved = true;
                     return Poll::Ready(Ok(()));
                 }
-                Err(TryAcquireError::Closed) => return Poll::Ready(Err(SendError(()))),
-                Err(_) => {}
+                Err(Refused::Closed) => return Poll::Ready(Err(SendError(()))),
+                Err(Refused::Full) => {}
             }
             if chan.overflow == Overflow::DropOldest {
                 if let Some(old) = chan.evict() {
@@ -153,7 +153,7 @@ impl<T> Sink<T> for SendSink<T> {
                 }
             }
             this.waiting = true;
-            this.machine = AcquireMachine::new(1);
+            this.machine = SlotWait::new();
         }
         match this.machine.poll(&chan.slots, cx) {
             Poll::Ready(Ok(())) => {
