@@ -1,0 +1,246 @@
+//! Settling deliveries: ack, nack, drop, and where a message goes after
+//! (back to the backlog, to the dead-letter mailbox, to the settle hook, or
+//! back to the pool).
+
+use super::{Core, Effects, Entry, InFlight, Outcome, Settle, Slot, Token};
+use crate::dispatch::{Requeue, Strategy};
+use crate::sync::{Arc, Ordering};
+
+impl<T> Core<T> {
+    /// Ends a delivery: `token` names its window entry (`None` for
+    /// auto-ack), `slot` is its clone of the message. If the token is stale
+    /// (its consumer was dropped) or absent, only the clone is handed back.
+    /// With `take`, an acked message that nobody else shares is returned.
+    pub(in crate::dispatch) fn finish(
+        &mut self,
+        token: Option<Token>,
+        slot: Arc<Slot<T>>,
+        outcome: Outcome,
+        take: bool,
+        fx: &mut Effects<T>,
+    ) -> Option<T> {
+        let (handed_at, acked_at) = token.map_or((0, 0), |t| (t.handed_at, t.acked_at));
+        let flight = token.and_then(|token| self.settle(token));
+        let Some((ci, flight)) = flight else {
+            return self.release_or_take(slot, take, fx);
+        };
+        // The window's clone stands for the message from here on.
+        drop(slot);
+        if self.settle.is_some() && outcome != Outcome::Ack {
+            self.settle_out(Some(ci), flight.slot, outcome, flight.attempt, fx);
+            return None;
+        }
+        let c = self.consumer(ci);
+        match outcome {
+            Outcome::Ack => {
+                c.stats.acked += 1;
+                if self.strategy == Strategy::Adaptive {
+                    // Service time: from when `recv` handed it out, or
+                    // from the previous ack if later (a consumer working
+                    // through deliveries it holds together starts each
+                    // when it acks the last). Time the consumer's task
+                    // spent descheduled inside `recv` (waiting, or yielding
+                    // its budget) is not counted.
+                    let now = if acked_at == 0 {
+                        self.now_ns()
+                    } else {
+                        acked_at
+                    };
+                    let c = self.consumer(ci);
+                    let started = flight.sent_at.max(c.ewma_at).max(handed_at);
+                    c.observe(now.saturating_sub(started), now);
+                    self.adapt_limits();
+                }
+                self.totals.acked += 1;
+                if let Some(settle) = &self.settle {
+                    settle(flight.slot.get(), Settle::Ack);
+                }
+                return self.release_or_take(flight.slot, take, fx);
+            }
+            Outcome::Nack(Requeue::No) => {
+                c.stats.nacked += 1;
+                self.totals.nacked += 1;
+                self.dead_letter(Some(ci), flight.slot, fx);
+            }
+            Outcome::Nack(Requeue::Yes) | Outcome::Dropped => {
+                c.stats.nacked += 1;
+                self.totals.nacked += 1;
+                if flight.attempt >= self.max_attempts {
+                    self.dead_letter(Some(ci), flight.slot, fx);
+                } else {
+                    let entry = Entry {
+                        slot: flight.slot,
+                        attempt: flight.attempt,
+                    };
+                    if self.broadcast() {
+                        self.consumer(ci).redo.push_front(entry);
+                    } else {
+                        self.backlog.push_front(entry);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// A nack or drop when the settle hook decides: counted as a nack (or,
+    /// from a dropped consumer, not counted, as locally), handed to the
+    /// hook as a requeue while attempts are left, else as a reject
+    /// (counted as dead-lettered), then released.
+    pub(super) fn settle_out(
+        &mut self,
+        ci: Option<usize>,
+        slot: Arc<Slot<T>>,
+        outcome: Outcome,
+        attempt: u32,
+        fx: &mut Effects<T>,
+    ) {
+        let verdict = match outcome {
+            Outcome::Nack(Requeue::No) => Settle::Reject,
+            _ if attempt >= self.max_attempts => Settle::Reject,
+            _ => Settle::Requeue,
+        };
+        if let Some(settle) = &self.settle {
+            settle(slot.get(), verdict);
+        }
+        if let Some(ci) = ci {
+            self.consumer(ci).stats.nacked += 1;
+            self.totals.nacked += 1;
+        }
+        if verdict == Settle::Reject {
+            self.totals.dead_lettered += 1;
+            if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
+                c.stats.dead_lettered += 1;
+            }
+        }
+        self.release(slot, fx);
+    }
+
+    /// Takes the live window entry `token` names out of its window.
+    pub(super) fn settle(&mut self, token: Token) -> Option<(usize, InFlight<T>)> {
+        let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+            return None;
+        };
+        let entry = c.window.get_mut(token.window)?;
+        if entry.as_ref().is_none_or(|f| f.tag != token.tag) {
+            return None;
+        }
+        let flight = entry.take()?;
+        c.free.push(token.window);
+        c.unacked -= 1;
+        self.in_flight -= 1;
+        Some((token.consumer, flight))
+    }
+
+    pub(super) fn release_or_take(
+        &mut self,
+        slot: Arc<Slot<T>>,
+        take: bool,
+        fx: &mut Effects<T>,
+    ) -> Option<T> {
+        if take {
+            self.release_take(slot)
+        } else {
+            self.release(slot, fx);
+            None
+        }
+    }
+
+    /// Hands a slot clone back. If it was the last one, the message is
+    /// dropped (after the lock, through `fx`) or, if it was marked for the
+    /// dead-letter mailbox, sent there; the slot goes back to the pool.
+    pub(in crate::dispatch) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
+        if let Some(msg) = self.release_take(slot) {
+            self.bury(msg, fx);
+        }
+    }
+
+    /// [`release`](Self::release), but the message of a last clone is
+    /// returned instead of dropped.
+    pub(in crate::dispatch) fn release_take(&mut self, mut slot: Arc<Slot<T>>) -> Option<T> {
+        let s = Arc::get_mut(&mut slot)?;
+        let msg = s.msg.take();
+        let dead = s.dead.swap(false, Ordering::Relaxed);
+        self.pool.push(slot);
+        let msg = msg?;
+        if dead {
+            self.send_dead(None, msg).err()
+        } else {
+            Some(msg)
+        }
+    }
+
+    /// Sends a message to the dead-letter mailbox now if no one else holds
+    /// it, else marks it for the last holder to send.
+    pub(super) fn dead_letter(
+        &mut self,
+        ci: Option<usize>,
+        mut slot: Arc<Slot<T>>,
+        fx: &mut Effects<T>,
+    ) {
+        let Some(s) = Arc::get_mut(&mut slot) else {
+            if slot.dead.swap(true, Ordering::Relaxed) {
+                // Already marked by another holder (a broadcast copy): one
+                // message can be dead-lettered once.
+                self.count_dropped(ci);
+            }
+            return;
+        };
+        let msg = s.msg.take();
+        self.pool.push(slot);
+        if let Some(msg) = msg {
+            if let Err(msg) = self.send_dead(ci, msg) {
+                self.bury(msg, fx);
+            }
+        }
+    }
+
+    /// Has `msg` dropped after the lock is released (its `Drop` may call
+    /// back into the dispatcher), or now if dropping it does nothing.
+    pub(super) fn bury(&mut self, msg: T, fx: &mut Effects<T>) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        if fx.one.is_none() {
+            fx.one = Some(msg);
+        } else {
+            if fx.more.capacity() == 0 {
+                fx.more = core::mem::take(&mut self.graves);
+            }
+            fx.more.push(msg);
+        }
+    }
+
+    /// Takes back the vector lent by `bury`, emptied outside the lock.
+    pub(in crate::dispatch) fn return_graves(&mut self, graves: Vec<T>) {
+        debug_assert!(graves.is_empty());
+        if graves.capacity() > self.graves.capacity() {
+            self.graves = graves;
+        }
+    }
+
+    /// Offers `msg` to the dead-letter mailbox without waiting; hands it
+    /// back if there is none or it is full or closed (counted as dropped).
+    pub(super) fn send_dead(&mut self, ci: Option<usize>, msg: T) -> Result<(), T> {
+        let result = match &self.dead_letter {
+            Some(tx) => tx.try_send(msg).map_err(|err| err.into_inner()),
+            None => Err(msg),
+        };
+        if result.is_ok() {
+            self.totals.dead_lettered += 1;
+            if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
+                c.stats.dead_lettered += 1;
+            }
+        } else {
+            self.count_dropped(ci);
+        }
+        result
+    }
+
+    pub(super) fn count_dropped(&mut self, ci: Option<usize>) {
+        self.totals.dropped += 1;
+        if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
+            c.stats.dropped += 1;
+        }
+    }
+}
