@@ -24,6 +24,17 @@ async fn within(test: impl std::future::Future<Output = ()>) {
         .expect("the test did not finish in 60 s: a delivery or confirm never came");
 }
 
+/// Closes the bridge: the worker drains to `None` and the driver ends `Ok`.
+async fn shut_down(
+    bridge: &ConsumerBridge,
+    worker: &mut flowgate::dispatch::Consumer<Msg>,
+    run: tokio::task::JoinHandle<Result<(), BridgeError>>,
+) {
+    bridge.close();
+    assert!(worker.recv().await.is_none(), "nothing left for the worker");
+    run.await.unwrap().unwrap();
+}
+
 fn body(d: &Delivery<Msg>) -> Vec<u8> {
     d.data().to_vec()
 }
@@ -218,9 +229,7 @@ async fn nack_requeue_flags_and_dead_letter() {
         assert_eq!(broker::ready(&admin, &queue).await, 0);
         let stats = bridge.stats();
         assert_eq!((stats.nacked, stats.dead_lettered, stats.acked), (2, 1, 0));
-        bridge.close();
-        assert!(worker.recv().await.is_none());
-        run.await.unwrap().unwrap();
+        shut_down(&bridge, &mut worker, run).await;
         broker::delete(&admin, &queue).await;
         broker::delete(&admin, &dlq).await;
     })
@@ -276,9 +285,7 @@ async fn quorum_delivery_count_and_max_attempts() {
         let dead = take_one(&admin, &dlq).await;
         assert_eq!(dead.data, b"q");
         assert_eq!(bridge.stats().dead_lettered, 1);
-        bridge.close();
-        assert!(worker.recv().await.is_none());
-        run.await.unwrap().unwrap();
+        shut_down(&bridge, &mut worker, run).await;
         broker::delete(&admin, &queue).await;
         broker::delete(&admin, &dlq).await;
     })
@@ -310,9 +317,7 @@ async fn dropped_worker_mid_delivery_is_redelivered() {
         assert!(again.redelivered() && again.broker_redelivered());
         held.ack(); // stale: its worker is gone, nothing is sent
         again.ack();
-        bridge.close();
-        assert!(second.recv().await.is_none());
-        run.await.unwrap().unwrap();
+        shut_down(&bridge, &mut second, run).await;
         assert_eq!(broker::ready(admin, queue).await, 0);
         broker::delete(admin, queue).await;
     })
