@@ -698,35 +698,3 @@ async fn rate_limited_publisher_waits_for_its_cell() {
     })
     .await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closing_the_dispatcher_hands_later_deliveries_back_and_stops() {
-    let url = broker_or_skip!();
-    within(async move {
-        let fx = broker::Fixture::new(&url, "closed-dispatcher", &[]).await;
-        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
-        broker::publish_all(admin, queue, [b"a".to_vec(), b"b".to_vec()]).await;
-        let channel = broker::channel(conn).await;
-        let bridge = ConsumerBridge::builder(&channel, queue)
-            .credit(1)
-            .start()
-            .await
-            .unwrap();
-        let mut worker = bridge.subscribe(Subscription::prefetch(1));
-        let run = tokio::spawn(bridge.run());
-        let first = worker.recv().await.unwrap();
-        bridge.dispatcher().close();
-        // The ack frees the broker's credit; its next delivery is refused
-        // by the closed dispatcher, handed back, and the driver cancels.
-        first.ack();
-        assert!(worker.recv().await.is_none());
-        run.await.unwrap().unwrap();
-        assert_eq!(
-            broker::ready(admin, queue).await,
-            1,
-            "the refused one is back"
-        );
-        broker::delete(admin, queue).await;
-    })
-    .await;
-}

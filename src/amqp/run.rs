@@ -2,7 +2,7 @@
 //! settlements out.
 
 use super::{BridgeError, Message, Settlement};
-use crate::dispatch::{Dispatcher, Settle, TryPublishError};
+use crate::dispatch::{Dispatcher, Settle};
 use crate::mailbox;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 use core::fmt;
@@ -98,8 +98,6 @@ struct Driver {
     cancel: Cancel,
     /// Deliveries taken in and not yet settled.
     outstanding: usize,
-    /// The dispatcher refused a delivery: it was closed by its owner.
-    refused: bool,
 }
 
 impl Run {
@@ -120,7 +118,6 @@ impl Run {
             tx: parts.tx,
             cancel: Cancel::Idle,
             outstanding: 0,
-            refused: false,
         });
         Self {
             driver,
@@ -191,12 +188,7 @@ impl Driver {
                         // Full cannot happen (the backlog holds the credit);
                         // closed means shutting down: either way the
                         // message's drop requeues it on the broker.
-                        if let Err(TryPublishError::Closed(msg)) =
-                            self.dispatcher.try_publish_seen(msg, seen)
-                        {
-                            self.refused = true;
-                            drop(msg);
-                        }
+                        let _ = self.dispatcher.try_publish_seen(msg, seen);
                         budget -= 1;
                         progress = true;
                     }
@@ -230,11 +222,10 @@ impl Driver {
     }
 
     /// Starts `basic.cancel` once closing is asked (by
-    /// [`close`](super::ConsumerBridge::close), or by a closed dispatcher
-    /// refusing a delivery), and polls it. One atomic load when idle: the
-    /// dispatcher's lock is not taken to ask.
+    /// [`close`](super::ConsumerBridge::close) or by closing the
+    /// dispatcher), and polls it.
     fn poll_cancel(&mut self, cx: &mut Context<'_>) -> Result<(), lapin::Error> {
-        let asked = self.refused || self.control.closing();
+        let asked = self.control.closing() || self.dispatcher.is_closed();
         if asked && self.consumer.is_some() && matches!(self.cancel, Cancel::Idle) {
             // What the broker sends until it confirms is still taken in and
             // drained by the workers.
