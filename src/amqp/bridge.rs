@@ -16,6 +16,25 @@ pub const DEFAULT_CREDIT: usize = 32;
 
 /// Configures and starts a [`ConsumerBridge`]; from
 /// [`ConsumerBridge::builder`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use flowgate::amqp::ConsumerBridge;
+/// use flowgate::dispatch::Strategy;
+///
+/// # async fn demo(channel: lapin::Channel) -> Result<(), flowgate::amqp::BridgeError> {
+/// let bridge = ConsumerBridge::builder(&channel, "jobs")
+///     .credit(20)                    // basic.qos 20
+///     .strategy(Strategy::LeastLoaded)
+///     .max_attempts(5)               // then basic.nack requeue=false (DLX)
+///     .consumer_tag("worker-pool-1")
+///     .start()
+///     .await?;
+/// # drop(bridge);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until started"]
 pub struct BridgeBuilder {
     channel: Channel,
@@ -148,7 +167,28 @@ impl BridgeBuilder {
 ///
 /// # Examples
 ///
-/// See the [module docs](super).
+/// ```no_run
+/// use flowgate::amqp::ConsumerBridge;
+/// use flowgate::dispatch::{Requeue, Subscription};
+///
+/// # async fn demo(channel: lapin::Channel) -> Result<(), flowgate::amqp::BridgeError> {
+/// let bridge = ConsumerBridge::builder(&channel, "jobs").credit(8).start().await?;
+/// let mut worker = bridge.subscribe(Subscription::prefetch(4));
+/// let driver = tokio::spawn(bridge.run());
+/// while let Some(job) = worker.recv().await {
+///     if job.data().is_empty() {
+///         job.nack(Requeue::No); // basic.nack requeue=false
+///     } else {
+///         job.ack(); // basic.ack
+///     }
+///     if bridge.stats().acked == 100 {
+///         bridge.close(); // basic.cancel; the worker drains, then gets None
+///     }
+/// }
+/// driver.await.expect("driver task")?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct ConsumerBridge {
     dispatcher: Dispatcher<Message>,

@@ -24,6 +24,28 @@ type Out = BoxFuture<(lapin::Result<Confirmation>, Vec<u8>)>;
 pub const DEFAULT_MAX_UNCONFIRMED: usize = 64;
 
 /// Configures a [`Publisher`]; from [`Publisher::builder`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use flowgate::amqp::Publisher;
+/// use flowgate::rate::{Quota, RateLimiter};
+/// use flowgate::runtime::Tokio;
+/// use std::sync::Arc;
+///
+/// # async fn demo(channel: lapin::Channel) -> Result<(), lapin::Error> {
+/// let limiter = Arc::new(RateLimiter::new(Quota::per_second(500)));
+/// let publisher = Publisher::builder(&channel)
+///     .exchange("events")
+///     .max_unconfirmed(32)
+///     .mandatory(true)
+///     .rate_limit_with(Tokio, limiter)
+///     .build()
+///     .await?;
+/// # drop(publisher);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until built"]
 pub struct PublisherBuilder {
     channel: Channel,
