@@ -67,8 +67,12 @@ impl<T> Future for Send<'_, T> {
                 Err(TrySendError::Full(m)) => msg = m,
             }
         }
-        match this.machine.poll(&chan.slots, this.coop, cx) {
-            Poll::Ready(Ok(())) => {
+        match this.machine.poll_claim(&chan.slots, this.coop, cx) {
+            Poll::Ready(Ok(Some(pos))) => {
+                chan.push_at(pos, msg);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(None)) => {
                 chan.push(msg);
                 Poll::Ready(Ok(()))
             }
