@@ -69,11 +69,9 @@
 //! - **Capacity** is counted in two words (see `slots.rs`): the senders
 //!   count slots taken in theirs, the receiver counts slots freed in its
 //!   own, and a sender reads the receiver's word only when a recent copy
-//!   of it says full. The senders' word also holds the ring's `tail`, so
-//!   that compare-and-swap claims the message's ring position too. So a
-//!   send costs one compare-and-swap on the senders' line and a receive
-//!   one `fetch_add` on the receiver's: neither side writes the other's
-//!   cache line. Blocked senders wait in a FIFO queue
+//!   of it says full. So a send costs one compare-and-swap on the senders'
+//!   line and a receive one `fetch_add` on the receiver's: neither side
+//!   writes the other's cache line. Blocked senders wait in a FIFO queue
 //!   (fair, cancel-safe, no allocation once warm) that is only touched
 //!   when the mailbox is full; a [`Permit`] is simply a slot taken ahead
 //!   of its message, and closing the mailbox closes the count. The fast
@@ -123,6 +121,7 @@ pub use sender::{OwnedPermit, Permit, Sender, WeakSender};
 pub use sink::SendSink;
 pub use timeout::{RecvTimeout, RecvTimeoutError, SendTimeout, SendTimeoutError};
 
+use crate::credit::CreditSemaphore;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering, spin_loop};
 use crate::waitlist::{WaitList, WakeList};
 use notify::RxWaker;
@@ -192,10 +191,8 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// The largest capacity a mailbox can have: `2^29` (a ring of that
-    /// many slots already takes gigabytes; the bound lets a send take its
-    /// slot and its ring position in one atomic step).
-    pub const MAX_CAPACITY: usize = slots::MAX_CAPACITY;
+    /// The largest capacity a mailbox can have.
+    pub const MAX_CAPACITY: usize = CreditSemaphore::MAX_CREDITS;
 
     /// A builder for a mailbox of `capacity` messages, with
     /// [`Overflow::Block`].
@@ -314,22 +311,15 @@ impl<T> Chan<T> {
     /// credit now belongs to the message) and wakes the receiver.
     #[inline]
     fn push(&self, msg: T) {
-        self.push_at(self.slots.claim(), msg);
-    }
-
-    /// Pushes a message at the ring position `pos` that the caller claimed
-    /// with its slot credit, and wakes the receiver.
-    #[inline]
-    fn push_at(&self, pos: u32, msg: T) {
-        self.ring.push_at(pos, msg);
+        self.ring.push(msg);
         self.rx_waker.notify_pushed();
     }
 
     /// Sends without waiting, by the overflow policy.
     fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        match self.slots.try_acquire_claim() {
-            Ok(pos) => {
-                self.push_at(pos, msg);
+        match self.slots.try_acquire() {
+            Ok(()) => {
+                self.push(msg);
                 Ok(())
             }
             Err(Refused::Closed) => Err(TrySendError::Closed(msg)),
@@ -351,9 +341,9 @@ impl<T> Chan<T> {
                 drop(old);
                 return Ok(());
             }
-            match self.slots.try_acquire_claim() {
-                Ok(pos) => {
-                    self.push_at(pos, msg);
+            match self.slots.try_acquire() {
+                Ok(()) => {
+                    self.push(msg);
                     return Ok(());
                 }
                 Err(Refused::Closed) => return Err(TrySendError::Closed(msg)),
@@ -366,7 +356,7 @@ impl<T> Chan<T> {
     /// Under `DropOldest`: pops the oldest message and counts it; the
     /// caller takes over its slot credit and drops it.
     fn evict(&self) -> Option<T> {
-        let old = self.ring.pop_evict(|| self.slots.tail())?;
+        let old = self.ring.pop_evict()?;
         self.dropped.fetch_add(1, Ordering::Relaxed);
         Some(old)
     }
@@ -422,7 +412,7 @@ impl<T> Chan<T> {
     }
 
     fn len(&self) -> usize {
-        self.ring.len(|| self.slots.tail(), self.capacity)
+        self.ring.len(self.capacity)
     }
 }
 

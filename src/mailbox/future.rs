@@ -67,12 +67,8 @@ impl<T> Future for Send<'_, T> {
                 Err(TrySendError::Full(m)) => msg = m,
             }
         }
-        match this.machine.poll_claim(&chan.slots, this.coop, cx) {
-            Poll::Ready(Ok(Some(pos))) => {
-                chan.push_at(pos, msg);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Ok(None)) => {
+        match this.machine.poll(&chan.slots, this.coop, cx) {
+            Poll::Ready(Ok(())) => {
                 chan.push(msg);
                 Poll::Ready(Ok(()))
             }

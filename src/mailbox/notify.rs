@@ -24,10 +24,9 @@
 //! # Pushes need no fence
 //!
 //! A message is published through the ring, whose pushes claim their
-//! position with a read-modify-write of `tail` (kept in the senders' slot
-//! word, see `slots.rs`); the receiver, after it registers, does a no-op
-//! read-modify-write of that word too (`sync_tail`). All of them are in the
-//! word's one modification order, so a push is either
+//! position with a read-modify-write of `tail`; the receiver, after it
+//! registers, does a no-op read-modify-write of `tail` too (`sync_tail`).
+//! All of them are in `tail`'s one modification order, so a push is either
 //! before the receiver's (its position is below the `tail` the receiver
 //! read: the receiver sees the message, or sees the push still in flight
 //! and polls again rather than sleep) or after it (its claim acquires the
@@ -134,8 +133,7 @@ impl RxWaker {
 
     /// Wakes the registered waker, if any, after a ring push of a message.
     /// Only for that: it relies on the push's read-modify-write of the
-    /// ring's `tail` (in the senders' word) instead of a fence (module
-    /// docs).
+    /// ring's `tail` instead of a fence (module docs).
     #[inline]
     pub(crate) fn notify_pushed(&self) {
         if self.state.load(Ordering::Relaxed) == WAKER {

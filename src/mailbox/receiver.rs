@@ -177,7 +177,7 @@ impl<T> Receiver<T> {
         let registered = self.chan.rx_waker.register(cx.waker());
         // Order the registration with every push (see `notify.rs`): a push
         // claimed after this wakes us; one claimed before is below `tail`.
-        let tail = self.chan.slots.sync_tail();
+        let tail = self.chan.ring.sync_tail();
         if let Some(got) = take(self) {
             self.coop.made_progress(&budget);
             return Poll::Ready(Some(got));

@@ -5,14 +5,10 @@
 //!
 //! # Positions and stamps
 //!
-//! Positions are `u32`, wrapping. `head` is the next position to pop; the
-//! next position to push (`tail`) is not kept here but in the senders'
-//! slot word (see `slots.rs`), so that a send takes its slot and claims its
-//! position in one read-modify-write. Position `p` lives in slot
-//! `p & mask`; the number of slots is a power of two (at most `2^29`), so
-//! wrapping arithmetic on positions stays consistent with the slot index
-//! and a lap comparison fits in an `i32`. Each slot's `stamp` says what the
-//! slot is waiting for:
+//! `head` and `tail` count positions (`usize`, wrapping). Position `p` lives
+//! in slot `p & mask`; the number of slots is a power of two, so wrapping
+//! arithmetic on positions stays consistent with the slot index. Each slot's
+//! `stamp` says what the slot is waiting for:
 //!
 //! - `stamp == p`: empty, ready to be written by the push of position `p`;
 //! - `stamp == p + 1`: holds the message of position `p`, ready to pop;
@@ -23,9 +19,8 @@
 //! Pushers never find the ring full: the mailbox lets a sender push only
 //! while it holds a slot credit (see the parent module), so at most
 //! `capacity <= slots` positions are claimed and not yet fully popped. A
-//! push therefore claims its position by simply advancing `tail` (in the
-//! same step as it takes its slot, or with a `fetch_add`), and
-//! [`push_at`](Ring::push_at) then waits for its slot's stamp.
+//! push therefore claims its position with one `fetch_add` on `tail`
+//! instead of a compare-and-swap loop, and then waits for its slot's stamp.
 //! With a single popper (the receiver) the slot is always free already;
 //! only when an evicting sender (`Overflow::DropOldest`) pops concurrently
 //! with the receiver can pops finish out of order, and a push may spin for
@@ -43,7 +38,7 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell, spin_loop};
 use core::mem::MaybeUninit;
 use core::ops::Deref;
 
-/// Aligns a hot atomic on its own cache line(s) so that the senders' word
+/// Aligns a hot atomic on its own cache line(s) so that the senders' `tail`
 /// and the receiver's `head` do not false-share: each side writes its own
 /// counter on every message. 128 bytes because x86-64 and Apple silicon
 /// prefetch (or use) lines in pairs.
@@ -71,11 +66,15 @@ struct Slot<T> {
 
 /// A bounded multi-producer multi-consumer ring of `T`.
 pub(crate) struct Ring<T> {
-    /// Next position to pop (a `u32`). Advanced by compare-and-swap by
-    /// poppers, or by a plain store by the only popper (`pop_exclusive`).
+    /// Next position to pop. Advanced by compare-and-swap by poppers, or by
+    /// a plain store by the only popper (`pop_exclusive`).
     head: CachePadded<AtomicUsize>,
+    /// Next position to push. Advanced by `fetch_add` by pushers (which
+    /// hold a slot credit, so the ring never overfills); the receiver's
+    /// no-op `sync_tail` orders its parking with the pushes.
+    tail: CachePadded<AtomicUsize>,
     slots: Box<[Slot<T>]>,
-    mask: u32,
+    mask: usize,
 }
 
 // SAFETY: the ring moves `T` values between threads (so `T: Send`) and
@@ -87,10 +86,9 @@ unsafe impl<T: Send> Sync for Ring<T> {}
 
 impl<T> Ring<T> {
     /// A ring with room for at least `capacity` messages (rounded up to a
-    /// power of two); `capacity <= 2^29`.
+    /// power of two).
     pub(crate) fn new(capacity: usize) -> Self {
         let size = capacity.next_power_of_two();
-        assert!(size <= 1 << 29, "ring too large for u32 positions");
         let slots = (0..size)
             .map(|i| Slot {
                 stamp: AtomicUsize::new(i),
@@ -99,57 +97,46 @@ impl<T> Ring<T> {
             .collect();
         Self {
             head: CachePadded(AtomicUsize::new(0)),
+            tail: CachePadded(AtomicUsize::new(0)),
             slots,
-            mask: (size - 1) as u32,
+            mask: size - 1,
         }
     }
 
-    /// The slot of position `pos`.
+    /// Pushes `value`. The caller must hold a slot credit for it (so that
+    /// fewer than `slots` positions are in use), or this may spin forever.
     #[inline]
-    fn slot(&self, pos: u32) -> &Slot<T> {
-        &self.slots[(pos & self.mask) as usize]
-    }
-
-    /// The number of slots, as a position offset.
-    #[inline]
-    fn size(&self) -> u32 {
-        self.mask.wrapping_add(1)
-    }
-
-    /// Pushes `value` at position `pos`, which the caller claimed (advanced
-    /// `tail` past it) while holding a slot credit for it (so that fewer
-    /// than `slots` positions are in use), or this may spin forever.
-    #[inline]
-    pub(crate) fn push_at(&self, pos: u32, value: T) {
-        let slot = self.slot(pos);
+    pub(crate) fn push(&self, value: T) {
+        // AcqRel: a read-modify-write of `tail` is how a push is ordered
+        // with the receiver's parking (`sync_tail`, see `notify.rs`).
+        let pos = self.tail.fetch_add(1, Ordering::AcqRel);
+        let slot = &self.slots[pos & self.mask];
         // Wait for the pop of the previous lap to finish (only ever needed
         // when pops race, see the module docs).
-        while slot.stamp.load(Ordering::Acquire) != pos as usize {
+        while slot.stamp.load(Ordering::Acquire) != pos {
             spin_loop();
         }
         slot.value.with_mut(|cell| {
-            // SAFETY: `stamp == pos` and we claimed `pos` alone (the
-            // caller's advance of `tail`), so nobody else reads or writes
-            // this slot until we publish it.
+            // SAFETY: `stamp == pos` and we claimed `pos` alone (fetch_add),
+            // so nobody else reads or writes this slot until we publish it.
             unsafe { (*cell).write(value) };
         });
-        slot.stamp
-            .store(pos.wrapping_add(1) as usize, Ordering::Release);
+        slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
     }
 
     /// Pops the oldest message, or `None` if the slot at `head` holds none
     /// (the ring is empty, or the push of that position is in flight).
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
-        let mut head = self.head.load(Ordering::Relaxed) as u32;
+        let mut head = self.head.load(Ordering::Relaxed);
         loop {
-            let slot = self.slot(head);
-            let stamp = slot.stamp.load(Ordering::Acquire) as u32;
+            let slot = &self.slots[head & self.mask];
+            let stamp = slot.stamp.load(Ordering::Acquire);
             let full = head.wrapping_add(1);
             if stamp == full {
                 match self.head.compare_exchange_weak(
-                    head as usize,
-                    full as usize,
+                    head,
+                    full,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
@@ -163,25 +150,34 @@ impl<T> Ring<T> {
                             unsafe { (*cell).assume_init_read() }
                         });
                         slot.stamp
-                            .store(head.wrapping_add(self.size()) as usize, Ordering::Release);
+                            .store(head.wrapping_add(self.slots.len()), Ordering::Release);
                         return Some(value);
                     }
-                    Err(actual) => head = actual as u32,
+                    Err(actual) => head = actual,
                 }
-            } else if (stamp.wrapping_sub(full) as i32) < 0 {
+            } else if (stamp.wrapping_sub(full) as isize) < 0 {
                 // stamp == head: not written yet for this lap.
                 return None;
             } else {
                 // Another popper took `head`; look again.
-                head = self.head.load(Ordering::Relaxed) as u32;
+                head = self.head.load(Ordering::Relaxed);
             }
         }
     }
 
+    /// A no-op read-modify-write of `tail` (the receiver's, when it parks):
+    /// every push's claim is either before it in `tail`'s order (and counted
+    /// in the position returned) or after it (and acquires what the
+    /// receiver wrote before). Returns the next position to push.
+    #[inline]
+    pub(crate) fn sync_tail(&self) -> usize {
+        self.tail.fetch_add(0, Ordering::AcqRel)
+    }
+
     /// The next position to pop.
     #[inline]
-    pub(crate) fn head(&self) -> u32 {
-        self.head.load(Ordering::Acquire) as u32
+    pub(crate) fn head(&self) -> usize {
+        self.head.load(Ordering::Acquire)
     }
 
     /// Pops the oldest message, or `None` if the slot at `head` holds none,
@@ -196,9 +192,9 @@ impl<T> Ring<T> {
     #[inline]
     pub(crate) unsafe fn pop_exclusive(&self) -> Option<T> {
         // Only we write `head`, so our own last store is what we read.
-        let head = self.head.load(Ordering::Relaxed) as u32;
-        let slot = self.slot(head);
-        if slot.stamp.load(Ordering::Acquire) != head.wrapping_add(1) as usize {
+        let head = self.head.load(Ordering::Relaxed);
+        let slot = &self.slots[head & self.mask];
+        if slot.stamp.load(Ordering::Acquire) != head.wrapping_add(1) {
             // Not written yet for this lap (empty, or a push in flight).
             return None;
         }
@@ -211,24 +207,23 @@ impl<T> Ring<T> {
         });
         // `head` first (Relaxed: it only feeds `len` and later pops, ours),
         // then the stamp that lets the push of the next lap in.
-        self.head
-            .store(head.wrapping_add(1) as usize, Ordering::Relaxed);
+        self.head.store(head.wrapping_add(1), Ordering::Relaxed);
         slot.stamp
-            .store(head.wrapping_add(self.size()) as usize, Ordering::Release);
+            .store(head.wrapping_add(self.slots.len()), Ordering::Release);
         Some(value)
     }
 
     /// Pops the oldest message for eviction: like [`pop`](Self::pop), but
     /// if a push is in flight at `head` it waits for that push instead of
-    /// reporting empty. `None` only when no position is claimed at all
-    /// (`tail()` reads the next position to push).
-    pub(crate) fn pop_evict(&self, tail: impl Fn() -> u32) -> Option<T> {
+    /// reporting empty. `None` only when no position is claimed at all.
+    pub(crate) fn pop_evict(&self) -> Option<T> {
         loop {
             if let Some(value) = self.pop() {
                 return Some(value);
             }
-            let head = self.head();
-            if (tail().wrapping_sub(head) as i32) <= 0 {
+            let head = self.head.load(Ordering::Acquire);
+            let tail = self.tail.load(Ordering::Acquire);
+            if (tail.wrapping_sub(head) as isize) <= 0 {
                 return None;
             }
             spin_loop();
@@ -236,12 +231,11 @@ impl<T> Ring<T> {
     }
 
     /// Positions claimed by pushes and not yet popped (messages buffered or
-    /// being written), at most `cap`, for `tail` the next position to push
-    /// (read after this loads `head`, so that a race shows as a negative
-    /// difference, not as a lap too many).
-    pub(crate) fn len(&self, tail: impl FnOnce() -> u32, cap: usize) -> usize {
-        let head = self.head();
-        let diff = tail().wrapping_sub(head) as i32;
+    /// being written), at most `cap`.
+    pub(crate) fn len(&self, cap: usize) -> usize {
+        let head = self.head.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
+        let diff = tail.wrapping_sub(head) as isize;
         (diff.max(0) as usize).min(cap)
     }
 }
@@ -256,90 +250,26 @@ impl<T> Drop for Ring<T> {
 #[cfg(test)]
 mod tests {
     use super::Ring;
-    use crate::sync::{Arc, AtomicUsize, Ordering, model, thread};
-
-    /// A ring with its own `tail` (the mailbox keeps it in the senders'
-    /// slot word).
-    struct Tailed {
-        ring: Ring<i32>,
-        tail: AtomicUsize,
-    }
-
-    impl Tailed {
-        fn new(capacity: usize) -> Self {
-            Self {
-                ring: Ring::new(capacity),
-                tail: AtomicUsize::new(0),
-            }
-        }
-
-        fn push(&self, value: i32) {
-            let pos = self.tail.fetch_add(1, Ordering::AcqRel) as u32;
-            self.ring.push_at(pos, value);
-        }
-
-        fn tail(&self) -> u32 {
-            self.tail.load(Ordering::Acquire) as u32
-        }
-
-        fn pop_evict(&self) -> Option<i32> {
-            self.ring.pop_evict(|| self.tail())
-        }
-
-        fn len(&self) -> usize {
-            self.ring.len(|| self.tail(), self.ring.slots.len())
-        }
-    }
+    use crate::sync::{Arc, model, thread};
 
     #[test]
     fn fifo_wraps_and_drops_leftovers() {
-        let ring = Tailed::new(3);
-        assert_eq!(ring.ring.slots.len(), 4);
+        let ring = Ring::new(3);
+        assert_eq!(ring.slots.len(), 4);
         for lap in 0..5 {
             for i in 0..4 {
                 ring.push(lap * 10 + i);
             }
-            assert_eq!(ring.len(), 4);
+            assert_eq!(ring.len(4), 4);
             for i in 0..4 {
-                assert_eq!(ring.ring.pop(), Some(lap * 10 + i));
+                assert_eq!(ring.pop(), Some(lap * 10 + i));
             }
-            assert_eq!(ring.ring.pop(), None);
+            assert_eq!(ring.pop(), None);
             assert_eq!(ring.pop_evict(), None);
         }
         let strings = Ring::new(2);
-        strings.push_at(0, String::from("left in the ring"));
+        strings.push(String::from("left in the ring"));
         drop(strings);
-    }
-
-    /// Positions are `u32`: pushing and popping across `u32::MAX` keeps
-    /// the order, the slot mapping and `len`.
-    #[test]
-    fn positions_wrap_past_u32_max() {
-        let ring = Tailed::new(4);
-        let start = u32::MAX - 2;
-        // Put the empty ring where position `start` is next for both ends.
-        for (j, slot) in ring.ring.slots.iter().enumerate() {
-            let lap_pos = (0..4)
-                .map(|k| start.wrapping_add(k))
-                .find(|p| (p & 3) as usize == j);
-            slot.stamp
-                .store(lap_pos.unwrap() as usize, Ordering::Relaxed);
-        }
-        ring.ring.head.store(start as usize, Ordering::Relaxed);
-        ring.tail.store(start as usize, Ordering::Relaxed);
-        for round in 0..3 {
-            for i in 0..3 {
-                ring.push(round * 10 + i);
-            }
-            assert_eq!(ring.len(), 3);
-            for i in 0..3 {
-                // SAFETY: this thread is the ring's only popper.
-                assert_eq!(unsafe { ring.ring.pop_exclusive() }, Some(round * 10 + i));
-            }
-            assert_eq!(ring.ring.pop(), None);
-            assert_eq!(ring.len(), 0);
-        }
-        assert!(ring.tail() < start);
     }
 
     /// Two pushers (each holding one of two credits) and a popper: every
@@ -347,7 +277,7 @@ mod tests {
     #[test]
     fn loom_push_pop() {
         model(|| {
-            let ring = Arc::new(Tailed::new(2));
+            let ring = Arc::new(Ring::new(2));
             let pushers: Vec<_> = (0..2)
                 .map(|id| {
                     let ring = Arc::clone(&ring);
@@ -356,7 +286,7 @@ mod tests {
                 .collect();
             let mut seen = Vec::new();
             while seen.len() < 2 {
-                match ring.ring.pop() {
+                match ring.pop() {
                     Some(v) => seen.push(v),
                     None => crate::sync::spin_loop(),
                 }
@@ -366,7 +296,7 @@ mod tests {
             }
             seen.sort_unstable();
             assert_eq!(seen, [0, 1]);
-            assert_eq!(ring.ring.pop(), None);
+            assert_eq!(ring.pop(), None);
         });
     }
 
@@ -377,7 +307,7 @@ mod tests {
     #[test]
     fn loom_exclusive_pop_reuses_slot() {
         model(|| {
-            let ring = Arc::new(Tailed::new(2));
+            let ring = Arc::new(Ring::new(2));
             let pusher = {
                 let ring = Arc::clone(&ring);
                 thread::spawn(move || {
@@ -389,14 +319,14 @@ mod tests {
             let mut seen = Vec::new();
             while seen.len() < 3 {
                 // SAFETY: this thread is the ring's only popper.
-                match unsafe { ring.ring.pop_exclusive() } {
+                match unsafe { ring.pop_exclusive() } {
                     Some(v) => seen.push(v),
                     None => crate::sync::spin_loop(),
                 }
             }
             pusher.join().unwrap();
             assert_eq!(seen, [1, 2, 3]);
-            assert_eq!(ring.len(), 0);
+            assert_eq!(ring.len(2), 0);
         });
     }
 
@@ -405,7 +335,7 @@ mod tests {
     #[test]
     fn loom_evict_races_pop() {
         model(|| {
-            let ring = Arc::new(Tailed::new(1));
+            let ring = Arc::new(Ring::new(1));
             ring.push(1);
             let evictor = {
                 let ring = Arc::clone(&ring);
@@ -418,9 +348,9 @@ mod tests {
                     old
                 })
             };
-            let got = ring.ring.pop();
+            let got = ring.pop();
             let evicted = evictor.join().unwrap();
-            let rest = ring.ring.pop();
+            let rest = ring.pop();
             let mut all: Vec<_> = [got, evicted, rest].into_iter().flatten().collect();
             all.sort_unstable();
             match evicted {

@@ -23,16 +23,6 @@
 //! So in the common case each side touches only its own lines: one
 //! compare-and-swap for a sender, one `fetch_add` for the receiver.
 //!
-//! The senders' word also holds the ring's `tail` (the next position to
-//! push), so the compare-and-swap of a send takes its slot *and* claims
-//! the ring position of its message: one read-modify-write per message on
-//! the senders' side instead of two. A slot taken ahead of its message (a
-//! permit, a waiter granted through the queue) claims its position when
-//! the message comes, with a `fetch_add` of `tail` alone; `acquired` is
-//! changed by compare-and-swap under a mask, so it never carries into
-//! `tail` or borrows from it. The price is the width of the counts: 30
-//! bits for `acquired`, 32 for `tail`, hence a capacity of at most `2^29`.
-//!
 //! # Waiting senders
 //!
 //! A sender that finds the mailbox full queues in a FIFO [`WaitList`]
@@ -93,32 +83,22 @@
 
 use super::ring::CachePadded;
 use crate::coop::Meter;
-use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Context, Poll, Waker, ready};
 
 /// `tx`: the mailbox is closed. Set once, never cleared.
-const CLOSED: u64 = 1;
+const CLOSED: usize = 1;
 /// `tx`: the wait queue is not empty. Changed only under the lock.
-const WAITERS: u64 = 1 << 1;
+const WAITERS: usize = 1 << 1;
 /// `tx`: one acquisition.
-const TX_ONE: u64 = 1 << 2;
-/// `tx`: the bits of `acquired`.
-const ACQUIRED: u64 = (COUNT_MASK as u64) << 2;
-/// `tx`: where the ring's `tail` starts.
-const TAIL_SHIFT: u32 = 32;
-/// `tx`: one position of the ring's `tail`.
-const TAIL_ONE: u64 = 1 << TAIL_SHIFT;
+const TX_ONE: usize = 1 << 2;
 /// `rx`: the wait queue is not empty. Changed only under the lock.
 const RX_WAITERS: usize = 1;
 /// `rx`: one release.
 const RX_ONE: usize = 1 << 1;
-/// Counts are compared modulo `2^30` (the width of `acquired`).
-const COUNT_MASK: usize = (1 << 30) - 1;
-/// The largest capacity: stale counts (`used` above `capacity`) must stay
-/// distinguishable modulo `2^30`, and the ring's `u32` positions need a
-/// ring of at most `2^29` slots.
-pub(crate) const MAX_CAPACITY: usize = 1 << 29;
+/// Counts are compared modulo `2^62` (the width of `acquired`).
+const COUNT_MASK: usize = usize::MAX >> 2;
 
 /// Why a slot was not taken at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,23 +112,17 @@ pub(crate) enum Refused {
 /// The senders' side: written by every acquire.
 #[derive(Debug)]
 struct TxSide {
-    /// `tail << 32 | acquired << 2 | WAITERS | CLOSED`: one word so that a
-    /// send takes its slot and claims its ring position in one step.
+    /// `acquired << 2 | WAITERS | CLOSED`.
     ///
-    /// - `tail` (`u32`, wrapping): the ring's next position to push (see
-    ///   `ring.rs`). Advanced with `acquired` by a send that takes a free
-    ///   slot, or alone (`fetch_add`) by a push whose slot was taken before
-    ///   (a permit, a granted waiter, an eviction).
-    /// - `acquired` (30 bits, wrapping, changed with a mask so that it
-    ///   never carries into `tail`): slots taken so far, by a send or a permit,
+    /// - `acquired` (wrapping): slots taken so far, by a send or a permit,
     ///   minus those given back unused (a dropped permit, a cancelled
     ///   granted waiter). Grows by compare-and-swap, only while
     ///   `used < capacity` and neither flag is set (or under the lock, for
-    ///   the head waiter); shrinks by compare-and-swap.
+    ///   the head waiter); shrinks by `fetch_sub`.
     /// - `WAITERS`: set with `RX_WAITERS` when a sender queues, cleared
     ///   when the queue empties, both under the lock.
     /// - `CLOSED`: set once by `close`.
-    state: AtomicU64,
+    state: AtomicUsize,
     /// A value `released` had (so at most the current one): what the fast
     /// path compares with, so that senders read `rx` only when it says
     /// full. Refreshed by a sender that reads `rx`.
@@ -236,10 +210,10 @@ impl Wakes {
 
 impl Slots {
     pub(crate) fn new(capacity: usize) -> Self {
-        debug_assert!(capacity > 0 && capacity <= MAX_CAPACITY);
+        debug_assert!(capacity > 0 && capacity <= COUNT_MASK);
         Self {
             tx: CachePadded(TxSide {
-                state: AtomicU64::new(0),
+                state: AtomicUsize::new(0),
                 released_hint: AtomicUsize::new(0),
             }),
             rx: CachePadded(AtomicUsize::new(0)),
@@ -255,70 +229,13 @@ impl Slots {
     /// Slots in use, from a `tx` word and a `released` count no newer than
     /// the `tx` word's moment (so the result is never below the truth).
     #[inline]
-    fn used(tx: u64, released: usize) -> usize {
-        ((tx >> 2) as usize).wrapping_sub(released) & COUNT_MASK
-    }
-
-    /// `tx` with one more slot acquired (`tail` untouched).
-    #[inline]
-    fn plus_one(tx: u64) -> u64 {
-        (tx & !ACQUIRED) | (tx.wrapping_add(TX_ONE) & ACQUIRED)
-    }
-
-    /// `tx` with one slot fewer acquired (`tail` untouched).
-    #[inline]
-    fn minus_one(tx: u64) -> u64 {
-        (tx & !ACQUIRED) | (tx.wrapping_sub(TX_ONE) & ACQUIRED)
-    }
-
-    /// The ring position in a `tx` word.
-    #[inline]
-    fn tail_of(tx: u64) -> u32 {
-        (tx >> TAIL_SHIFT) as u32
+    fn used(tx: usize, released: usize) -> usize {
+        (tx >> 2).wrapping_sub(released) & COUNT_MASK
     }
 
     /// Takes a free slot if there is one and nobody waits for one.
     #[inline]
     pub(crate) fn try_acquire(&self) -> Result<(), Refused> {
-        self.try_acquire_with(0).map(drop)
-    }
-
-    /// Takes a free slot if there is one and nobody waits for one, and in
-    /// the same step claims the ring position to push its message at.
-    #[inline]
-    pub(crate) fn try_acquire_claim(&self) -> Result<u32, Refused> {
-        self.try_acquire_with(TAIL_ONE)
-    }
-
-    /// Claims the ring position for a message whose slot is already held
-    /// (a permit, a granted waiter, an evicted message's).
-    #[inline]
-    pub(crate) fn claim(&self) -> u32 {
-        // AcqRel: a read-modify-write of the word is how a push is ordered
-        // with the receiver's parking (`sync_tail`, see `notify.rs`).
-        Self::tail_of(self.tx.state.fetch_add(TAIL_ONE, Ordering::AcqRel))
-    }
-
-    /// A no-op read-modify-write of the senders' word (the receiver's, when
-    /// it parks): every push's claim is either before it in the word's
-    /// order (and counted in the position returned) or after it (and
-    /// acquires what the receiver wrote before). Returns the next position
-    /// to push.
-    #[inline]
-    pub(crate) fn sync_tail(&self) -> u32 {
-        Self::tail_of(self.tx.state.fetch_add(0, Ordering::AcqRel))
-    }
-
-    /// The next ring position to push.
-    #[inline]
-    pub(crate) fn tail(&self) -> u32 {
-        Self::tail_of(self.tx.state.load(Ordering::Acquire))
-    }
-
-    /// `try_acquire`, advancing `tail` by `claim` (0 or `TAIL_ONE`) in the
-    /// same compare-and-swap; returns the `tail` it advanced from.
-    #[inline]
-    fn try_acquire_with(&self, claim: u64) -> Result<u32, Refused> {
         let state = &self.tx.state;
         let mut cur = state.load(Ordering::Acquire);
         loop {
@@ -343,11 +260,11 @@ impl Slots {
             // AcqRel: see "Memory order" in the module docs.
             match state.compare_exchange_weak(
                 cur,
-                Self::plus_one(cur).wrapping_add(claim),
+                cur + TX_ONE,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Ok(Self::tail_of(cur)),
+                Ok(_) => return Ok(()),
                 Err(actual) => cur = actual,
             }
         }
@@ -360,7 +277,7 @@ impl Slots {
     /// `Some(false)` is a true "full": `cur` was loaded first and
     /// `released` only grows, so the mailbox was full when `cur` was read.
     #[cold]
-    fn refresh_hint(&self, cur: u64, hint: usize) -> Option<bool> {
+    fn refresh_hint(&self, cur: usize, hint: usize) -> Option<bool> {
         let released = self.rx.load(Ordering::Acquire) >> 1;
         if released != hint {
             // A racing sender may store an older value: the hint then only
@@ -373,7 +290,7 @@ impl Slots {
     /// Whether a slot is free by `cur` and `released` (read after `cur`);
     /// `None` if `cur` is stale (see [`refresh_hint`](Self::refresh_hint)).
     #[inline]
-    fn has_room(&self, cur: u64, released: usize) -> Option<bool> {
+    fn has_room(&self, cur: usize, released: usize) -> Option<bool> {
         let used = Self::used(cur, released);
         if used > self.capacity {
             None
@@ -400,26 +317,9 @@ impl Slots {
     /// Returns a slot taken but never filled (a permit dropped unused),
     /// serving waiting senders first.
     pub(crate) fn release_unused(&self) {
-        if self.give_back() & WAITERS != 0 {
+        let old = self.tx.state.fetch_sub(TX_ONE, Ordering::AcqRel);
+        if old & WAITERS != 0 {
             self.serve();
-        }
-    }
-
-    /// Takes one slot off `acquired` (a compare-and-swap: a `fetch_sub`
-    /// could borrow from `tail`); returns the word before.
-    fn give_back(&self) -> u64 {
-        let state = &self.tx.state;
-        let mut cur = state.load(Ordering::Relaxed);
-        loop {
-            match state.compare_exchange_weak(
-                cur,
-                Self::minus_one(cur),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return cur,
-                Err(actual) => cur = actual,
-            }
         }
     }
 
@@ -465,10 +365,9 @@ impl Slots {
                     continue;
                 }
             }
-            let new = Self::plus_one(cur);
-            match state.compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            match state.compare_exchange(cur, cur + TX_ONE, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    cur = new;
+                    cur += TX_ONE;
                     wakes.push(self.grant(queue, head));
                     if queue.list.front().is_some() {
                         // More may have been released since we looked.
@@ -533,7 +432,7 @@ impl Slots {
             }
             let released = self.rx.load(Ordering::Acquire) >> 1;
             let (new, room) = match self.has_room(cur, released) {
-                Some(true) => (Self::plus_one(cur), true),
+                Some(true) => (cur + TX_ONE, true),
                 Some(false) => (cur | WAITERS, false),
                 None => {
                     cur = state.load(Ordering::Acquire);
@@ -558,12 +457,7 @@ impl Slots {
                 // Nobody else waits (WAITERS was clear): take that slot and
                 // lower the flags again.
                 if state
-                    .compare_exchange(
-                        new,
-                        Self::plus_one(cur),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
+                    .compare_exchange(new, cur + TX_ONE, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
                     self.rx.fetch_and(!RX_WAITERS, Ordering::AcqRel);
@@ -646,7 +540,7 @@ impl Slots {
             return false;
         }
         // Nobody waits (so no flag is up): give it back under the lock.
-        self.give_back();
+        self.tx.state.fetch_sub(TX_ONE, Ordering::AcqRel);
         true
     }
 
@@ -721,43 +615,17 @@ impl SlotWait {
         coop: &Meter,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), ()>> {
-        self.poll_inner(slots, coop, cx, false)
-            .map(|got| got.map(drop))
-    }
-
-    /// Polls for a slot to push a message at once: `Ok(Some(pos))` if the
-    /// fast path took the slot and claimed ring position `pos` with it,
-    /// `Ok(None)` if the slot came through the queue (claim the position
-    /// with [`Slots::claim`]); `Err(())` once the mailbox is closed first.
-    #[inline]
-    pub(crate) fn poll_claim(
-        &mut self,
-        slots: &Slots,
-        coop: &Meter,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<u32>, ()>> {
-        self.poll_inner(slots, coop, cx, true)
-    }
-
-    #[inline(always)]
-    fn poll_inner(
-        &mut self,
-        slots: &Slots,
-        coop: &Meter,
-        cx: &mut Context<'_>,
-        claim: bool,
-    ) -> Poll<Result<Option<u32>, ()>> {
         // Spend the task's cooperative budget (tokio feature), one unit per
         // `coop::OPS_PER_UNIT` slots taken through the handle, so a loop
         // whose sends always find room still lets other tasks run. On
         // `Pending` a unit taken is given back when `budget` drops.
         let budget = ready!(coop.poll_proceed(cx));
         let result = match self.state {
-            WaitState::Idle => match slots.try_acquire_with(if claim { TAIL_ONE } else { 0 }) {
-                Ok(pos) => Ok(claim.then_some(pos)),
+            WaitState::Idle => match slots.try_acquire() {
+                Ok(()) => Ok(()),
                 Err(Refused::Closed) => Err(()),
                 Err(Refused::Full) => match slots.enqueue(cx.waker()) {
-                    Enqueued::Acquired => Ok(None),
+                    Enqueued::Acquired => Ok(()),
                     Enqueued::Closed => Err(()),
                     Enqueued::Waiting(key, ticket) => {
                         self.state = WaitState::Waiting(key, ticket);
@@ -766,7 +634,7 @@ impl SlotWait {
                 },
             },
             WaitState::Waiting(key, ticket) => match slots.poll_waiter(key, ticket, cx.waker()) {
-                Some(result) => result.map(|()| None).map_err(|_| ()),
+                Some(result) => result.map_err(|_| ()),
                 None => return Poll::Pending,
             },
             WaitState::Done => panic!("slot wait polled after completion"),
@@ -791,7 +659,7 @@ impl SlotWait {
 
 #[cfg(test)]
 mod tests {
-    use super::{COUNT_MASK, Meter, RX_WAITERS, SlotWait, Slots, TAIL_SHIFT, WAITERS};
+    use super::{Meter, RX_WAITERS, SlotWait, Slots, WAITERS};
     use crate::sync::{Arc, Ordering, model, thread};
     use core::future::poll_fn;
     use core::task::{Context, Poll};
@@ -829,59 +697,6 @@ mod tests {
         slots.close();
         assert_eq!(slots.try_acquire(), Err(super::Refused::Closed));
         assert!(!wait(&slots));
-    }
-
-    /// `acquired` wraps at `2^30` without carrying into `tail` (nor
-    /// borrowing from it when a slot is given back).
-    #[test]
-    fn acquired_wraps_without_touching_tail() {
-        let slots = Slots::new(2);
-        let acquired = COUNT_MASK as u64;
-        slots
-            .tx
-            .state
-            .store(5 << TAIL_SHIFT | acquired << 2, Ordering::Relaxed);
-        slots.rx.store(COUNT_MASK << 1, Ordering::Relaxed);
-        assert_eq!(slots.in_use(), 0);
-        assert_eq!(slots.try_acquire_claim(), Ok(5));
-        assert_eq!((slots.in_use(), slots.tail()), (1, 6));
-        slots.try_acquire().unwrap();
-        assert_eq!((slots.in_use(), slots.tail()), (2, 6));
-        assert_eq!(slots.try_acquire(), Err(super::Refused::Full));
-        slots.release_unused();
-        slots.release_unused();
-        assert_eq!((slots.in_use(), slots.tail()), (0, 6));
-        assert_eq!(slots.claim(), 6);
-        assert_eq!(slots.sync_tail(), 7);
-    }
-
-    /// A send that takes its slot and position in one step races a permit
-    /// that took its slot earlier and now claims a position, and the
-    /// receiver's parking read of `tail`: the positions differ, the count
-    /// is exact, and `tail` only moves forward.
-    #[test]
-    fn loom_claims_share_the_word() {
-        model(|| {
-            let slots = Arc::new(Slots::new(2));
-            slots.try_acquire().unwrap(); // the permit
-            let sender = {
-                let slots = Arc::clone(&slots);
-                thread::spawn(move || slots.try_acquire_claim())
-            };
-            let permit = {
-                let slots = Arc::clone(&slots);
-                thread::spawn(move || slots.claim())
-            };
-            let seen = slots.sync_tail();
-            let a = sender.join().unwrap().unwrap();
-            let b = permit.join().unwrap();
-            assert!(seen <= 2);
-            let mut both = [a, b];
-            both.sort_unstable();
-            assert_eq!(both, [0, 1]);
-            assert_eq!((slots.tail(), slots.in_use()), (2, 2));
-            assert_eq!(slots.try_acquire(), Err(super::Refused::Full));
-        });
     }
 
     /// Full, a sender parks, the receiver frees a slot: the sender gets it
