@@ -56,12 +56,14 @@ pub(crate) const OPS_PER_UNIT: u8 = 16;
 /// A handle's share of tokio's budget: it spends one unit for every
 /// [`OPS_PER_UNIT`] ready operations made through the handle.
 ///
-/// Spending a unit reads tokio's thread-local context, which costs about as
-/// much as a whole uncontended send or receive; a per-handle count does
-/// not. A task looping over an always-ready handle still runs out of
-/// budget and yields, after `OPS_PER_UNIT` times as many operations as
-/// with tokio's own channels (tokio's budget is 128 units: 2,048
-/// operations), so starvation stays bounded.
+/// Spending a unit reads tokio's thread-local context on every operation,
+/// and running out of budget every 128 operations forces a yield that
+/// lets an idle worker steal the task; a per-handle count does neither
+/// (see the mailbox's "Cooperative budget" for what that cost). A task
+/// looping over an always-ready handle still runs out of budget and
+/// yields, after `OPS_PER_UNIT` times as many operations as with tokio's
+/// own channels (tokio's budget is 128 units: 2,048 operations), so
+/// starvation stays bounded.
 ///
 /// The count is a relaxed load and store, not a read-modify-write: tasks
 /// sharing one handle from several threads may lose a step of it, which

@@ -92,13 +92,15 @@
 //!   that is never full) still yields to other tasks. Unlike tokio's
 //!   channels they spend one unit per 16 ready operations of a handle (a
 //!   count kept in the [`Receiver`] and in each [`Sender`]), not one per
-//!   operation: reading tokio's thread-local budget cost as much as the
-//!   rest of an uncontended send or receive, and each forced yield lets the
-//!   other worker steal the task, so the two sides of a busy mailbox ended
-//!   up on two workers, bouncing its cache lines (the tokio benchmarks ran
-//!   1.3 to 1.8 times faster with it). A loop over an always-ready handle
-//!   still yields, after at most 16 × 128 = 2,048 operations instead of
-//!   128: starvation stays bounded, only coarser.
+//!   operation. Spending on every operation read tokio's thread-local
+//!   budget each time, and the forced yield every 128 operations put the
+//!   task in the run queue, where the idle worker stole it: the two sides
+//!   of a busy mailbox then ran on two workers at once, bouncing the
+//!   mailbox's cache lines, instead of taking turns on one (on the 2-worker
+//!   benchmarks, SPSC went from 30-35 to 17-19 ns a message and MPSC from
+//!   35-45 to 19-35). A loop over an always-ready handle still yields,
+//!   after at most 16 × 128 = 2,048 operations instead of 128: starvation
+//!   stays bounded, only coarser.
 //! - **Counting**: `senders` counts [`Sender`]s (an [`OwnedPermit`] owns
 //!   one, a [`Permit`] borrows one). The receiver is done when the ring is
 //!   empty and either no sender is left or the mailbox is closed and every
