@@ -6,6 +6,7 @@
 
 use super::slots::SlotWait;
 use super::{Chan, Overflow, OwnedPermit, Permit, Receiver, SendError, Sender, TrySendError};
+use crate::coop::Meter;
 use crate::waitlist::Key;
 use core::fmt;
 use core::future::Future;
@@ -23,6 +24,7 @@ use core::task::{Context, Poll};
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
+    coop: &'a Meter,
     /// `None` once completed.
     msg: Option<T>,
     /// Whether the policy's first, non-waiting attempt was made.
@@ -31,9 +33,10 @@ pub struct Send<'a, T> {
 }
 
 impl<'a, T> Send<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>, msg: T) -> Self {
+    pub(super) fn new(chan: &'a Chan<T>, coop: &'a Meter, msg: T) -> Self {
         Self {
             chan,
+            coop,
             msg: Some(msg),
             // Under Block the acquire machine's own fast path is the try.
             tried: chan.overflow == Overflow::Block,
@@ -64,7 +67,7 @@ impl<T> Future for Send<'_, T> {
                 Err(TrySendError::Full(m)) => msg = m,
             }
         }
-        match this.machine.poll(&chan.slots, cx) {
+        match this.machine.poll(&chan.slots, this.coop, cx) {
             Poll::Ready(Ok(())) => {
                 chan.push(msg);
                 Poll::Ready(Ok(()))
@@ -101,13 +104,15 @@ impl<T> fmt::Debug for Send<'_, T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Reserve<'a, T> {
     chan: &'a Chan<T>,
+    coop: &'a Meter,
     machine: SlotWait,
 }
 
 impl<'a, T> Reserve<'a, T> {
-    pub(super) fn new(chan: &'a Chan<T>) -> Self {
+    pub(super) fn new(chan: &'a Chan<T>, coop: &'a Meter) -> Self {
         Self {
             chan,
+            coop,
             machine: SlotWait::new(),
         }
     }
@@ -118,7 +123,8 @@ impl<'a, T> Future for Reserve<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let chan = self.chan;
-        match self.machine.poll(&chan.slots, cx) {
+        let coop = self.coop;
+        match self.machine.poll(&chan.slots, coop, cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(Permit::new(chan))),
             Poll::Ready(Err(_closed)) => Poll::Ready(Err(SendError(()))),
             Poll::Pending => Poll::Pending,
@@ -168,7 +174,7 @@ impl<T> Future for ReserveOwned<T> {
             .sender
             .as_ref()
             .expect("ReserveOwned polled after completion");
-        let ready = match this.machine.poll(&sender.chan.slots, cx) {
+        let ready = match this.machine.poll(&sender.chan.slots, &sender.coop, cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(ready) => ready,
         };

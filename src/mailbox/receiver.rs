@@ -2,6 +2,7 @@
 
 use super::future::{Recv, RecvMany};
 use super::{Chan, Overflow, TryRecvError};
+use crate::coop::Meter;
 use crate::sync::{Arc, Ordering};
 use core::fmt;
 use core::pin::Pin;
@@ -30,6 +31,8 @@ pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     /// `recv` has returned `None` (for `FusedStream`).
     terminated: bool,
+    /// This receiver's share of tokio's cooperative budget.
+    coop: Meter,
 }
 
 impl<T> Receiver<T> {
@@ -37,6 +40,7 @@ impl<T> Receiver<T> {
         Self {
             chan,
             terminated: false,
+            coop: Meter::new(),
         }
     }
 
@@ -45,10 +49,11 @@ impl<T> Receiver<T> {
     /// [closed](Self::close) and every reserved slot used or freed) and
     /// every buffered message has been received.
     ///
-    /// With the `tokio` feature it spends the task's cooperative budget (as
-    /// tokio's channels do): once the budget is used up it returns
-    /// `Pending` and reschedules the task, even with messages waiting, so
-    /// that a busy consumer lets other tasks run. The same holds for
+    /// With the `tokio` feature it spends the task's cooperative budget
+    /// (as tokio's channels do, but one unit per 16 messages; see the
+    /// module docs): once the budget is used up it returns `Pending` and
+    /// reschedules the task, even with messages waiting, so that a busy
+    /// consumer lets other tasks run. The same holds for
     /// [`recv_many`](Self::recv_many), [`poll_recv`](Self::poll_recv) and
     /// the `Stream`.
     ///
@@ -160,13 +165,13 @@ impl<T> Receiver<T> {
         if self.terminated {
             return Poll::Ready(None);
         }
-        // Spend the task's cooperative budget (tokio feature), as tokio's
-        // own channels do, so a loop over an always-full mailbox still lets
-        // other tasks run. On `Pending` the unit is given back when
-        // `budget` drops.
-        let budget = core::task::ready!(crate::coop::poll_proceed(cx));
+        // Spend the task's cooperative budget (tokio feature), one unit
+        // per `coop::OPS_PER_UNIT` receives, so a loop over an always-full
+        // mailbox still lets other tasks run. On `Pending` a unit taken is
+        // given back when `budget` drops.
+        let budget = core::task::ready!(self.coop.poll_proceed(cx));
         if let Some(got) = take(self) {
-            budget.made_progress();
+            self.coop.made_progress(&budget);
             return Poll::Ready(Some(got));
         }
         let registered = self.chan.rx_waker.register(cx.waker());
@@ -174,13 +179,13 @@ impl<T> Receiver<T> {
         // claimed after this wakes us; one claimed before is below `tail`.
         let tail = self.chan.ring.sync_tail();
         if let Some(got) = take(self) {
-            budget.made_progress();
+            self.coop.made_progress(&budget);
             return Poll::Ready(Some(got));
         }
         if self.chan.is_finished() {
             let got = take(self);
             self.terminated = got.is_none();
-            budget.made_progress();
+            self.coop.made_progress(&budget);
             return Poll::Ready(got);
         }
         if !registered || self.chan.ring.head() != tail {

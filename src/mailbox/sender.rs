@@ -2,6 +2,7 @@
 
 use super::future::{Closed, Reserve, ReserveOwned, Send};
 use super::{Chan, Overflow, SendSink, TrySendError};
+use crate::coop::Meter;
 use crate::sync::{Arc, Ordering};
 use core::fmt;
 
@@ -24,12 +25,17 @@ use core::fmt;
 /// ```
 pub struct Sender<T> {
     pub(super) chan: Arc<Chan<T>>,
+    /// This handle's share of tokio's cooperative budget.
+    pub(super) coop: Meter,
 }
 
 impl<T> Sender<T> {
     /// Wraps a counted reference (the caller has counted it in `senders`).
     pub(super) fn new(chan: Arc<Chan<T>>) -> Self {
-        Self { chan }
+        Self {
+            chan,
+            coop: Meter::new(),
+        }
     }
 
     /// Sends `msg`, waiting for a free slot while the mailbox is full (under
@@ -61,7 +67,7 @@ impl<T> Sender<T> {
     /// # });
     /// ```
     pub fn send(&self, msg: T) -> Send<'_, T> {
-        Send::new(&self.chan, msg)
+        Send::new(&self.chan, &self.coop, msg)
     }
 
     /// Sends `msg` if there is room now, by the overflow policy: under
@@ -114,7 +120,7 @@ impl<T> Sender<T> {
     /// # });
     /// ```
     pub fn reserve(&self) -> Reserve<'_, T> {
-        Reserve::new(&self.chan)
+        Reserve::new(&self.chan, &self.coop)
     }
 
     /// Like [`reserve`](Self::reserve), but the permit owns this sender, so

@@ -155,7 +155,7 @@ impl<T> Sink<T> for SendSink<T> {
             this.waiting = true;
             this.machine = SlotWait::new();
         }
-        match this.machine.poll(&chan.slots, cx) {
+        match this.machine.poll(&chan.slots, &sender.coop, cx) {
             Poll::Ready(Ok(())) => {
                 this.waiting = false;
                 this.reserved = true;

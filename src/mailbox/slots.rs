@@ -82,6 +82,7 @@
 //! the receiver knows that every slot is back when `used == 0`.
 
 use super::ring::CachePadded;
+use crate::coop::Meter;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Context, Poll, Waker, ready};
@@ -608,11 +609,17 @@ impl SlotWait {
 
     /// Polls for a slot; `Err(())` once the mailbox is closed first.
     #[inline]
-    pub(crate) fn poll(&mut self, slots: &Slots, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        // Spend the task's cooperative budget (tokio feature), so a loop
+    pub(crate) fn poll(
+        &mut self,
+        slots: &Slots,
+        coop: &Meter,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ()>> {
+        // Spend the task's cooperative budget (tokio feature), one unit per
+        // `coop::OPS_PER_UNIT` slots taken through the handle, so a loop
         // whose sends always find room still lets other tasks run. On
-        // `Pending` the unit is given back when `budget` drops.
-        let budget = ready!(crate::coop::poll_proceed(cx));
+        // `Pending` a unit taken is given back when `budget` drops.
+        let budget = ready!(coop.poll_proceed(cx));
         let result = match self.state {
             WaitState::Idle => match slots.try_acquire() {
                 Ok(()) => Ok(()),
@@ -632,7 +639,7 @@ impl SlotWait {
             },
             WaitState::Done => panic!("slot wait polled after completion"),
         };
-        budget.made_progress();
+        coop.made_progress(&budget);
         self.state = WaitState::Done;
         Poll::Ready(result)
     }
@@ -652,7 +659,7 @@ impl SlotWait {
 
 #[cfg(test)]
 mod tests {
-    use super::{RX_WAITERS, SlotWait, Slots, WAITERS};
+    use super::{Meter, RX_WAITERS, SlotWait, Slots, WAITERS};
     use crate::sync::{Arc, Ordering, model, thread};
     use core::future::poll_fn;
     use core::task::{Context, Poll};
@@ -667,7 +674,7 @@ mod tests {
     /// Waits for a slot; `true` if granted, `false` if closed.
     fn wait(slots: &Slots) -> bool {
         let mut wait = SlotWait::new();
-        block_on(|cx| wait.poll(slots, cx)).is_ok()
+        block_on(|cx| wait.poll(slots, &Meter::new(), cx)).is_ok()
     }
 
     /// Nobody waits any more: both flags are down and the queue is empty.
@@ -759,7 +766,7 @@ mod tests {
             slots.try_acquire().unwrap();
             let mut wait = SlotWait::new();
             let mut cx = Context::from_waker(core::task::Waker::noop());
-            let first = wait.poll(&slots, &mut cx);
+            let first = wait.poll(&slots, &Meter::new(), &mut cx);
             let receiver = {
                 let slots = Arc::clone(&slots);
                 thread::spawn(move || slots.release_popped(1))
