@@ -459,6 +459,15 @@ impl<T> Core<T> {
     /// once closed and drained, wakes idle consumers. Returns `false` when
     /// `fx.wakes` filled up first: the caller wakes them and pumps again.
     pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
+        if self.backlog.is_empty()
+            && self.publishers.is_empty()
+            && !self.closed
+            && !self.broadcast()
+        {
+            // Nothing waits (the common case). Not under Broadcast, where
+            // requeued copies wait outside the backlog.
+            return true;
+        }
         if self.broadcast() {
             if !self.pump_broadcast(fx) {
                 return false;
