@@ -52,8 +52,8 @@ pub struct Consumer<T> {
     /// its prefetch), marked received, handed out by later `recv`s without
     /// the lock. Holds slot clones: emptied under the lock on drop.
     buffered: VecDeque<Received<T>>,
-    /// The word its deliveries ack through without the lock (`None` when
-    /// every ack must take it: auto-ack, Adaptive).
+    /// The word its deliveries ack through without the lock (`None` for
+    /// auto-ack, settled by `recv`).
     acks: Option<Arc<Acks>>,
 }
 
@@ -400,6 +400,12 @@ impl<T> Delivery<T> {
         let Some(slot) = self.slot.take() else {
             return false;
         };
+        if let Some(clock) = &self.shared.clock {
+            // Adaptive: the core times the ack when it collects it.
+            let mut token = token;
+            token.stamp_ack(clock.now_ns());
+            acks.stamp(&token);
+        }
         // The core releases this clone once it sees the ack, so it must be
         // given up before the ack is published.
         let raw = Arc::into_raw(slot);

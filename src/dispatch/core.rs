@@ -287,7 +287,7 @@ pub(super) struct Core<T> {
     publishers: WaitList<()>,
     reserved: usize,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
-    /// (closed, publishers waiting, Adaptive), and whether a consumer's
+    /// (closed, publishers waiting, a settle hook), and whether a consumer's
     /// `recv` waker was set or taken since (so its flag may be stale).
     hot_all: bool,
     hot_dirty: bool,
@@ -661,11 +661,11 @@ impl<T> Core<T> {
             redo: VecDeque::new(),
             stats: Counters::default(),
             // `HOT` until the end of this operation decides (`sync_hot`).
-            acks: Arc::new(Acks::new(true)),
+            acks: Arc::new(Acks::new(true, self.strategy == Strategy::Adaptive)),
             hot: true,
         };
-        // Adaptive times every ack under the lock.
-        let lazy = !sub.auto_ack && self.strategy != Strategy::Adaptive;
+        // Auto-ack deliveries are settled by `recv`.
+        let lazy = !sub.auto_ack;
         let acks = lazy.then(|| Arc::clone(&state.acks));
         self.hot_dirty = true;
         let ci = match self.vacant.pop() {
