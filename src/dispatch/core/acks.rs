@@ -255,17 +255,16 @@ impl<T> Core<T> {
         let acked = &mut acked[..n];
         acked.sort_unstable();
         for &(acked_at, handed_at, at) in &*acked {
-            let sent_at = self.settle_lazy_at(ci, at, fx);
-            self.time_ack(ci, sent_at, handed_at, acked_at);
+            self.settle_lazy_at(ci, at, fx);
+            self.time_ack(ci, handed_at, acked_at);
         }
         if n > 0 {
             self.adapt_limits();
         }
     }
 
-    /// Acks the delivery of `ci` at window index `at`; returns when it
-    /// left the window (Adaptive).
-    fn settle_lazy_at(&mut self, ci: usize, at: usize, fx: &mut Effects<T>) -> u64 {
+    /// Acks the delivery of `ci` at window index `at`.
+    fn settle_lazy_at(&mut self, ci: usize, at: usize, fx: &mut Effects<T>) {
         let c = self.consumer(ci);
         let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
             unreachable!("dispatch: a lock-free ack of a vacant window entry")
@@ -286,9 +285,7 @@ impl<T> Core<T> {
         if let Some(settle) = &self.settle {
             settle(flight.slot.get(), super::Settle::Ack);
         }
-        let sent_at = flight.sent_at;
         self.release(flight.slot, fx);
-        sent_at
     }
 }
 

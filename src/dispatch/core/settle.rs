@@ -40,7 +40,7 @@ impl<T> Core<T> {
                     } else {
                         acked_at
                     };
-                    self.time_ack(ci, flight.sent_at, handed_at, now);
+                    self.time_ack(ci, handed_at, now);
                     self.adapt_limits();
                 }
                 self.totals.acked += 1;
@@ -76,16 +76,16 @@ impl<T> Core<T> {
     }
 
     /// Adaptive: records the service time of a delivery of `ci` acked at
-    /// `acked_at`: from when `recv` handed it out (`handed_at`, or
-    /// `sent_at` when it left the window, if later), or from the
-    /// consumer's previous ack if later still (a consumer working through
-    /// deliveries it holds together starts each when it acks the last).
-    /// Time the consumer's task spent descheduled inside `recv` (waiting,
-    /// or yielding its budget) is not counted. The caller updates the
-    /// windows (`adapt_limits`).
-    pub(super) fn time_ack(&mut self, ci: usize, sent_at: u64, handed_at: u64, acked_at: u64) {
+    /// `acked_at`: from when `recv` handed it to the application
+    /// (`handed_at`), or from the consumer's previous ack if later (a
+    /// consumer working through deliveries it holds together starts each
+    /// when it acks the last). So time spent queued in the window, and time
+    /// the consumer's task spent descheduled inside `recv` (waiting, or
+    /// yielding its budget), is not counted. The caller updates the windows
+    /// (`adapt_limits`).
+    pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) {
         let c = self.consumer(ci);
-        let started = sent_at.max(c.ewma_at).max(handed_at);
+        let started = c.ewma_at.max(handed_at);
         c.observe(acked_at.saturating_sub(started), acked_at);
     }
 
