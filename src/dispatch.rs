@@ -81,8 +81,8 @@
 //! publisher waiting for room, no `recv` of its consumer pending, not
 //! closed) takes no lock: it sets a bit in its consumer's ack word, and the
 //! next locked operation settles it before anything else, so prefetch,
-//! counts and stats stay exact (not under `Adaptive`, which times each ack
-//! under the lock). Steady-state publish → recv → ack allocates nothing:
+//! counts and stats stay exact (under `Adaptive`, the ack's time is read
+//! when it is made and recorded with it). Steady-state publish → recv → ack allocates nothing:
 //! messages live in pooled slots, and queues and windows keep their
 //! capacity.
 

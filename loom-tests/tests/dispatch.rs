@@ -3,9 +3,10 @@
 //! close racing publish, broadcast with one consumer out of credit, the
 //! last consumer dropped with a backlog, a cancelled recv racing a
 //! publish, a consumer dropped with deliveries in its recv buffer, and
-//! acks made without the lock racing their consumer's recv, a waiting
-//! publisher, a consumer drop, and close. Messages are `Track`ed, so a
-//! message lost or leaked on any path fails the model.
+//! acks made without the lock (also under Adaptive) racing their
+//! consumer's recv, a waiting publisher, a consumer drop, and close.
+//! Messages are `Track`ed, so a message lost or leaked on any path fails
+//! the model.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test dispatch`
@@ -13,6 +14,7 @@
 use flowgate::dispatch::{Dispatcher, Requeue, Strategy, Subscription, TryPublishError};
 use flowgate_loom_tests::{Track, block_on, model, thread};
 use futures::FutureExt;
+use std::time::Duration;
 
 fn id(d: &Track<u32>) -> u32 {
     *d.get_ref()
@@ -299,6 +301,33 @@ fn lock_free_ack_racing_its_consumers_recv() {
         }
         let first = a.try_recv().unwrap();
         assert_eq!(id(&first), 0);
+        let acker = thread::spawn(move || first.ack());
+        let next = block_on(a.recv()).unwrap();
+        assert_eq!((id(&next), next.redelivered()), (1, false));
+        next.ack();
+        acker.join().unwrap();
+        let s = queue.stats();
+        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+    });
+}
+
+/// The same under Adaptive, whose acks also skip the lock (carrying their
+/// times): the ack is settled and timed, and A gets the next message.
+#[test]
+fn adaptive_lock_free_ack_racing_its_consumers_recv() {
+    model(|| {
+        let queue = Dispatcher::builder()
+            .strategy(Strategy::Adaptive)
+            .clock(|| Duration::from_millis(1))
+            .build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        for n in 0..2 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        let first = a.try_recv().unwrap();
         let acker = thread::spawn(move || first.ack());
         let next = block_on(a.recv()).unwrap();
         assert_eq!((id(&next), next.redelivered()), (1, false));

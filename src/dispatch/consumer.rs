@@ -44,7 +44,8 @@ use std::collections::VecDeque;
 /// # });
 /// ```
 pub struct Consumer<T> {
-    shared: Arc<Shared<T>>,
+    /// The queue and this consumer's ack word, shared with its deliveries.
+    link: Arc<Link<T>>,
     key: usize,
     id: u64,
     /// Deliveries taken from the core in one lock with an earlier one,
@@ -52,8 +53,16 @@ pub struct Consumer<T> {
     /// its prefetch), marked received, handed out by later `recv`s without
     /// the lock. Holds slot clones: emptied under the lock on drop.
     buffered: VecDeque<Received<T>>,
-    /// The word its deliveries ack through without the lock (`None` when
-    /// every ack must take it: auto-ack, Adaptive).
+}
+
+/// What the deliveries of one consumer share, behind a count of their own:
+/// the queue's count sits next to its lock, and cloning it for each
+/// delivery would bounce that cache line between the consumers and the
+/// publishers that take the lock.
+struct Link<T> {
+    shared: Arc<Shared<T>>,
+    /// The word the deliveries ack through without the lock (`None` for
+    /// auto-ack, settled by `recv`).
     acks: Option<Arc<Acks>>,
 }
 
@@ -66,11 +75,10 @@ impl<T> Consumer<T> {
         sub: &Subscription,
     ) -> Self {
         Self {
-            shared,
+            link: Arc::new(Link { shared, acks }),
             key,
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
-            acks,
         }
     }
 
@@ -170,17 +178,17 @@ impl<T> Consumer<T> {
                 let key = self.key;
                 let waker = cx.map(|cx| cx.waker());
                 let buffered = &mut self.buffered;
-                self.shared
+                self.link
+                    .shared
                     .run(|core, _| core.poll_recv(key, waker, buffered))
             }
         };
         received.map(|received| {
             received.map(|mut r| {
-                if let (Some(clock), Some(token)) = (&self.shared.clock, &mut r.token) {
+                if let (Some(clock), Some(token)) = (&self.link.shared.clock, &mut r.token) {
                     token.hand_out(clock.now_ns());
                 }
-                let acks = r.token.and(self.acks.as_ref()).map(Arc::clone);
-                Delivery::new(Arc::clone(&self.shared), r, acks)
+                Delivery::new(Arc::clone(&self.link), r)
             })
         })
     }
@@ -205,7 +213,7 @@ impl<T> Consumer<T> {
     pub fn set_prefetch(&self, n: usize) {
         assert!(n > 0, "dispatch: prefetch must be at least 1");
         let key = self.key;
-        self.shared.run(|core, _| core.set_prefetch(key, n));
+        self.link.shared.run(|core, _| core.set_prefetch(key, n));
     }
 
     /// The current prefetch limit.
@@ -220,7 +228,7 @@ impl<T> Consumer<T> {
     /// ```
     pub fn prefetch(&self) -> usize {
         let key = self.key;
-        self.shared.run(|core, _| core.prefetch(key))
+        self.link.shared.run(|core, _| core.prefetch(key))
     }
 
     /// Changes the weight used by [`Weighted`](super::Strategy::Weighted)
@@ -244,7 +252,7 @@ impl<T> Consumer<T> {
     pub fn set_weight(&self, w: u32) {
         assert!(w > 0, "dispatch: weight must be at least 1");
         let key = self.key;
-        self.shared.run(|core, _| core.set_weight(key, w));
+        self.link.shared.run(|core, _| core.set_weight(key, w));
     }
 
     /// This consumer's id, unique within its dispatcher (see
@@ -277,7 +285,7 @@ impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         let key = self.key;
         let buffered = &mut self.buffered;
-        self.shared.run(|core, fx| {
+        self.link.shared.run(|core, fx| {
             // Taken but never handed out: not received, as if still ready.
             for received in buffered.drain(..) {
                 core.unreceive(received, fx);
@@ -315,7 +323,10 @@ impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if self.registered {
             let key = self.consumer.key;
-            self.consumer.shared.run(|core, _| core.clear_waker(key));
+            self.consumer
+                .link
+                .shared
+                .run(|core, _| core.clear_waker(key));
         }
     }
 }
@@ -347,23 +358,22 @@ impl<T> Drop for Recv<'_, T> {
 /// # });
 /// ```
 pub struct Delivery<T> {
-    shared: Arc<Shared<T>>,
+    /// Its consumer's link: the queue, and the ack word (used only with a
+    /// token: auto-ack deliveries are settled already).
+    link: Arc<Link<T>>,
     /// `Some` until settled by value.
     slot: Option<Arc<Slot<T>>>,
     /// `None` for auto-ack deliveries.
     token: Option<Token>,
-    /// Its consumer's lock-free ack word (`None` for auto-ack deliveries).
-    acks: Option<Arc<Acks>>,
     attempt: u32,
 }
 
 impl<T> Delivery<T> {
-    fn new(shared: Arc<Shared<T>>, received: Received<T>, acks: Option<Arc<Acks>>) -> Self {
+    fn new(link: Arc<Link<T>>, received: Received<T>) -> Self {
         Self {
-            shared,
+            link,
             slot: Some(received.slot),
             token: received.token,
-            acks,
             attempt: received.attempt,
         }
     }
@@ -391,7 +401,7 @@ impl<T> Delivery<T> {
     /// waits on this consumer's acks (see `core::acks`); `false` if the
     /// caller must take the lock.
     fn ack_lock_free(&mut self) -> bool {
-        let (Some(token), Some(acks)) = (self.token, self.acks.as_deref()) else {
+        let (Some(token), Some(acks)) = (self.token, self.link.acks.as_deref()) else {
             return false;
         };
         if acks.looks_hot() {
@@ -400,6 +410,12 @@ impl<T> Delivery<T> {
         let Some(slot) = self.slot.take() else {
             return false;
         };
+        if let Some(clock) = &self.link.shared.clock {
+            // Adaptive: the core times the ack when it collects it.
+            let mut token = token;
+            token.stamp_ack(clock.now_ns());
+            acks.stamp(&token);
+        }
         // The core releases this clone once it sees the ack, so it must be
         // given up before the ack is published.
         let raw = Arc::into_raw(slot);
@@ -489,11 +505,13 @@ impl<T> Delivery<T> {
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
         let mut token = self.token.take();
-        if let (Some(clock), Some(token), Outcome::Ack) = (&self.shared.clock, &mut token, outcome)
+        if let (Some(clock), Some(token), Outcome::Ack) =
+            (&self.link.shared.clock, &mut token, outcome)
         {
             token.stamp_ack(clock.now_ns());
         }
-        self.shared
+        self.link
+            .shared
             .run(|core, fx| core.finish(token, slot, outcome, take, fx))
     }
 }

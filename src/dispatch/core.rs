@@ -84,11 +84,6 @@ struct InFlight<T> {
     attempt: u32,
     /// Handed out by `recv` (otherwise it waits in `ready`).
     received: bool,
-    /// Clock reading when `recv` took it from the window (Adaptive only):
-    /// its ack's latency is counted from then or from the consumer's
-    /// previous ack, whichever is later, so it is service time, not time
-    /// spent queued.
-    sent_at: u64,
 }
 
 /// Identifies a delivery: consumer slab index, window index, unique tag. A
@@ -287,7 +282,7 @@ pub(super) struct Core<T> {
     publishers: WaitList<()>,
     reserved: usize,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
-    /// (closed, publishers waiting, Adaptive), and whether a consumer's
+    /// (closed, publishers waiting, a settle hook), and whether a consumer's
     /// `recv` waker was set or taken since (so its flag may be stale).
     hot_all: bool,
     hot_dirty: bool,
@@ -459,6 +454,15 @@ impl<T> Core<T> {
     /// once closed and drained, wakes idle consumers. Returns `false` when
     /// `fx.wakes` filled up first: the caller wakes them and pumps again.
     pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
+        if self.backlog.is_empty()
+            && self.publishers.is_empty()
+            && !self.closed
+            && !self.broadcast()
+        {
+            // Nothing waits (the common case). Not under Broadcast, where
+            // requeued copies wait outside the backlog.
+            return true;
+        }
         if self.broadcast() {
             if !self.pump_broadcast(fx) {
                 return false;
@@ -571,7 +575,6 @@ impl<T> Core<T> {
             slot: entry.slot,
             attempt,
             received: false,
-            sent_at: 0,
         };
         let c = self.consumer(ci);
         let at = match c.free.pop() {
@@ -652,11 +655,11 @@ impl<T> Core<T> {
             redo: VecDeque::new(),
             stats: Counters::default(),
             // `HOT` until the end of this operation decides (`sync_hot`).
-            acks: Arc::new(Acks::new(true)),
+            acks: Arc::new(Acks::new(true, self.strategy == Strategy::Adaptive)),
             hot: true,
         };
-        // Adaptive times every ack under the lock.
-        let lazy = !sub.auto_ack && self.strategy != Strategy::Adaptive;
+        // Auto-ack deliveries are settled by `recv`.
+        let lazy = !sub.auto_ack;
         let acks = lazy.then(|| Arc::clone(&state.acks));
         self.hot_dirty = true;
         let ci = match self.vacant.pop() {
@@ -751,25 +754,24 @@ impl<T> Core<T> {
     /// drained, or `Pending` with `waker` stored.
     ///
     /// Unless auto-ack, every other delivery ready for `ci` is moved to
-    /// `more` as well, marked received (at time `now`, for Adaptive), so
-    /// that the consumer's next `recv`s need no lock: the caller keeps them
-    /// in order and, if it is dropped first, hands them back with
-    /// [`unreceive`](Self::unreceive) before unsubscribing. Auto-ack
-    /// deliveries are settled by `recv` (taking several would free credit
-    /// early), so those go one at a time. Adaptive times a delivery from
-    /// its receipt or the consumer's previous ack, whichever is later (see
-    /// `finish`), so taking several at once does not inflate its samples.
+    /// `more` as well, marked received, so that the consumer's next `recv`s
+    /// need no lock: the caller keeps them in order and, if it is dropped
+    /// first, hands them back with [`unreceive`](Self::unreceive) before
+    /// unsubscribing. Auto-ack deliveries are settled by `recv` (taking
+    /// several would free credit early), so those go one at a time.
+    /// Adaptive times a delivery from when the consumer hands it to the
+    /// application or from its previous ack, whichever is later (see
+    /// `time_ack`), so taking several at once does not inflate its
+    /// samples.
     pub(super) fn poll_recv(
         &mut self,
         ci: usize,
         waker: Option<&Waker>,
         more: &mut VecDeque<Received<T>>,
     ) -> Poll<Option<Received<T>>> {
-        let adaptive = self.strategy == Strategy::Adaptive;
-        let now = if adaptive { self.now_ns() } else { 0 };
-        if let Some(first) = self.take_ready(ci, now) {
+        if let Some(first) = self.take_ready(ci) {
             if !self.consumer(ci).auto_ack {
-                while let Some(next) = self.take_ready(ci, now) {
+                while let Some(next) = self.take_ready(ci) {
                     more.push_back(next);
                 }
             }
@@ -792,7 +794,7 @@ impl<T> Core<T> {
     }
 
     /// Hands out the oldest delivery ready for `ci`, if any.
-    fn take_ready(&mut self, ci: usize, now: u64) -> Option<Received<T>> {
+    fn take_ready(&mut self, ci: usize) -> Option<Received<T>> {
         let c = self.consumer(ci);
         let at = c.ready.pop_front()?;
         if c.auto_ack {
@@ -817,7 +819,6 @@ impl<T> Core<T> {
             unreachable!("dispatch: ready entry is vacant")
         };
         flight.received = true;
-        flight.sent_at = now;
         Some(Received {
             slot: Arc::clone(&flight.slot),
             token: Some(Token {

@@ -18,8 +18,11 @@
 //!   wait for those — a publisher waiting for room, this consumer's own
 //!   pending `recv`, a `recv` waiting for the end after close — registers
 //!   under the lock, and the word's `HOT` bit says so: an ack that finds it
-//!   set takes the lock as before. Adaptive consumers are always `HOT` (the
-//!   strategy times each ack).
+//!   set takes the lock as before.
+//! - Adaptive's timing stays exact: an ack records when its delivery was
+//!   handed out and when it was acked (both read before anything else) in
+//!   its window index's [`Stamp`], and the core times the acks it collects
+//!   in the order they were made, as it would have under the lock.
 //!
 //! # The word
 //!
@@ -41,9 +44,13 @@
 //! swap that also collects every bit set before it, so a bit is either
 //! collected by the operation that set the flag or never set at all. That
 //! single word is why no fence is needed: a waiter's registration and an
-//! ack are ordered by the word's modification order.
+//! ack are ordered by the word's modification order. A delivery writes its
+//! stamp (relaxed) before the CAS that sets its bit, and the core reads it
+//! after the acquire that collects the bit: the bit publishes the stamp.
+//! Stamp `i` is written only by the live delivery at window index `i`, and
+//! read only for a collected bit, before the index is reused.
 
-use super::{Core, Effects};
+use super::{Core, Effects, Token};
 use crate::dispatch::Strategy;
 use crate::sync::{Arc, AtomicU64, Ordering};
 
@@ -63,14 +70,51 @@ const CLOSED: u64 = 1 << 63;
 #[derive(Debug)]
 pub(in crate::dispatch) struct Acks {
     word: AtomicU64,
+    /// Adaptive: one per window index with a bit (empty otherwise).
+    stamps: Box<[Stamp]>,
+}
+
+/// Adaptive: when the delivery acked without the lock at one window index
+/// was handed out by `recv` and when it was acked (clock readings, ns).
+#[derive(Debug)]
+struct Stamp {
+    handed_at: AtomicU64,
+    acked_at: AtomicU64,
 }
 
 impl Acks {
-    /// A word for a new consumer: `HOT` if every ack must take the lock.
-    pub(super) fn new(hot: bool) -> Self {
+    /// A word for a new consumer: `HOT` if every ack must take the lock;
+    /// with stamps if its acks are timed (Adaptive).
+    pub(super) fn new(hot: bool, timed: bool) -> Self {
+        let stamps = if timed { LAZY_SLOTS } else { 0 };
         Self {
             word: AtomicU64::new(if hot { HOT } else { 0 }),
+            stamps: (0..stamps)
+                .map(|_| Stamp {
+                    handed_at: AtomicU64::new(0),
+                    acked_at: AtomicU64::new(0),
+                })
+                .collect(),
         }
+    }
+
+    /// Adaptive: records the times of the delivery `token` names, before
+    /// [`try_ack`](Self::try_ack) publishes them (no-op past the stamps).
+    pub(in crate::dispatch) fn stamp(&self, token: &Token) {
+        if let Some(stamp) = self.stamps.get(token.window) {
+            stamp.handed_at.store(token.handed_at, Ordering::Relaxed);
+            stamp.acked_at.store(token.acked_at, Ordering::Relaxed);
+        }
+    }
+
+    /// Adaptive: the times stamped at window index `at`, whose bit the
+    /// caller collected (with acquire).
+    fn stamped(&self, at: usize) -> (u64, u64) {
+        let stamp = &self.stamps[at];
+        (
+            stamp.handed_at.load(Ordering::Relaxed),
+            stamp.acked_at.load(Ordering::Relaxed),
+        )
     }
 
     /// Marks window index `at` acked unless the word is `HOT` or `CLOSED`
@@ -135,9 +179,6 @@ impl<T> Core<T> {
     /// operation starts with this, so what it reads or assigns is exact.
     /// Returns whether there were any (the caller pumps).
     pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
-        if self.strategy == Strategy::Adaptive {
-            return false;
-        }
         let mut settled = false;
         for ci in 0..self.consumers.len() {
             if let Some(c) = &self.consumers[ci] {
@@ -157,10 +198,7 @@ impl<T> Core<T> {
     pub(in crate::dispatch) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
         // A settle hook (the RabbitMQ bridge) must see each ack when it
         // happens, not at the next locked operation: its acks stay locked.
-        let all = self.closed
-            || !self.publishers.is_empty()
-            || self.strategy == Strategy::Adaptive
-            || self.settle.is_some();
+        let all = self.closed || !self.publishers.is_empty() || self.settle.is_some();
         if all == self.hot_all && !self.hot_dirty {
             return false;
         }
@@ -193,32 +231,118 @@ impl<T> Core<T> {
         }
     }
 
-    /// Acks the deliveries of `ci` at the window indices set in `bits`.
+    /// Acks the deliveries of `ci` at the window indices set in `bits`;
+    /// under Adaptive, timed in the order they were acked.
     fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        if self.strategy != Strategy::Adaptive {
+            while bits != 0 {
+                let at = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.settle_lazy_at(ci, at, fx);
+            }
+            return;
+        }
+        // (acked_at, handed_at, window index), oldest ack first.
+        let mut acked = [(0u64, 0u64, 0usize); LAZY_SLOTS];
+        let mut n = 0;
         while bits != 0 {
             let at = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let c = self.consumer(ci);
-            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
-                unreachable!("dispatch: a lock-free ack of a vacant window entry")
-            };
-            debug_assert!(flight.received, "dispatch: acked before received");
-            // SAFETY: the delivery of this window entry (its only one: an
-            // entry leaves its window only when settled, and this consumer
-            // is alive) turned its clone of the entry's slot into a raw
-            // pointer with `Arc::into_raw` before publishing its bit, and
-            // gave up the pointer: this is the one drop of that clone. The
-            // window's own clone keeps the count above zero.
-            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
-            c.free.push(at);
-            c.unacked -= 1;
-            c.stats.acked += 1;
-            self.in_flight -= 1;
-            self.totals.acked += 1;
-            if let Some(settle) = &self.settle {
-                settle(flight.slot.get(), super::Settle::Ack);
-            }
-            self.release(flight.slot, fx);
+            let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
+            acked[n] = (acked_at, handed_at, at);
+            n += 1;
         }
+        let acked = &mut acked[..n];
+        acked.sort_unstable();
+        for &(acked_at, handed_at, at) in &*acked {
+            self.settle_lazy_at(ci, at, fx);
+            self.time_ack(ci, handed_at, acked_at);
+        }
+        if n > 0 {
+            self.adapt_limits();
+        }
+    }
+
+    /// Acks the delivery of `ci` at window index `at`.
+    fn settle_lazy_at(&mut self, ci: usize, at: usize, fx: &mut Effects<T>) {
+        let c = self.consumer(ci);
+        let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
+            unreachable!("dispatch: a lock-free ack of a vacant window entry")
+        };
+        debug_assert!(flight.received, "dispatch: acked before received");
+        // SAFETY: the delivery of this window entry (its only one: an
+        // entry leaves its window only when settled, and this consumer
+        // is alive) turned its clone of the entry's slot into a raw
+        // pointer with `Arc::into_raw` before publishing its bit, and
+        // gave up the pointer: this is the one drop of that clone. The
+        // window's own clone keeps the count above zero.
+        unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
+        c.free.push(at);
+        c.unacked -= 1;
+        c.stats.acked += 1;
+        self.in_flight -= 1;
+        self.totals.acked += 1;
+        if let Some(settle) = &self.settle {
+            settle(flight.slot.get(), super::Settle::Ack);
+        }
+        self.release(flight.slot, fx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Acks, HOT, INDICES};
+    use crate::dispatch::core::Token;
+    use crate::sync::{Arc, Ordering, model, thread};
+
+    fn token(window: usize, handed_at: u64, acked_at: u64) -> Token {
+        Token {
+            consumer: 0,
+            window,
+            tag: 0,
+            handed_at,
+            acked_at,
+        }
+    }
+
+    /// Adaptive: a delivery stamps its times and acks without the lock
+    /// while the core collects (or sets `HOT`): whenever the core sees the
+    /// bit, it reads the times written before it, never stale ones.
+    #[test]
+    fn loom_stamped_ack_racing_collect() {
+        model(|| {
+            let acks = Arc::new(Acks::new(false, true));
+            // A previous delivery at the same index left other times.
+            acks.stamp(&token(3, 1, 2));
+            let delivery = {
+                let acks = Arc::clone(&acks);
+                thread::spawn(move || {
+                    acks.stamp(&token(3, 10, 20));
+                    acks.try_ack(3)
+                })
+            };
+            // Read as the core does: right after collecting the bit.
+            let read = |bits: u64| (bits != 0).then(|| (bits, acks.stamped(3)));
+            let first = read(acks.collect());
+            let hot = read(acks.set_hot(true));
+            let acked = delivery.join().unwrap();
+            assert!(first.is_none() || hot.is_none(), "collected twice");
+            let seen = first.or(hot);
+            assert_eq!(seen.is_some(), acked, "an ack is collected iff it was made");
+            if let Some((bits, stamped)) = seen {
+                assert_eq!(bits, 1 << 3);
+                assert_eq!(stamped, (10, 20));
+            }
+            assert_eq!(acks.word.load(Ordering::Relaxed) & INDICES, 0);
+            assert_ne!(acks.word.load(Ordering::Relaxed) & HOT, 0);
+        });
+    }
+
+    #[test]
+    fn untimed_words_have_no_stamps() {
+        let acks = Acks::new(false, false);
+        acks.stamp(&token(0, 1, 2));
+        assert!(acks.try_ack(0));
+        assert_eq!(acks.collect(), 1);
     }
 }

@@ -91,6 +91,44 @@ impl<T> Core<T> {
 
     /// The consumer for the next message, or `None` if no one has credit.
     pub(super) fn pick(&mut self) -> Option<usize> {
+        let chosen = if matches!(self.strategy, Strategy::RoundRobin | Strategy::Broadcast) {
+            self.least_recent()?
+        } else {
+            self.pick_weighed()?
+        };
+        self.turn += 1;
+        if let Some(c) = self.consumers[chosen].as_mut() {
+            c.turn = self.turn;
+        }
+        Some(chosen)
+    }
+
+    /// Round robin in one pass over `order` (the hot path of the common
+    /// strategy): the least recently picked consumer with credit among the
+    /// highest priority that has any.
+    fn least_recent(&self) -> Option<usize> {
+        let mut best: Option<(usize, u64)> = None;
+        let mut priority = None;
+        for &ci in &self.order {
+            let Some(c) = &self.consumers[ci] else {
+                unreachable!("dispatch: ordered consumer is vacant")
+            };
+            if priority.is_some_and(|p| p != c.priority) {
+                break;
+            }
+            if !c.has_credit() {
+                continue;
+            }
+            priority = Some(c.priority);
+            if best.is_none_or(|(_, turn)| c.turn < turn) {
+                best = Some((ci, c.turn));
+            }
+        }
+        best.map(|(ci, _)| ci)
+    }
+
+    /// The other strategies, over the highest priority group with credit.
+    fn pick_weighed(&mut self) -> Option<usize> {
         let consumers = &mut self.consumers;
         let state = |ci: usize| match &consumers[ci] {
             Some(c) => c,
@@ -104,7 +142,9 @@ impl<T> Core<T> {
             .count();
         let group = &self.order[first..first + len];
         let chosen = match self.strategy {
-            Strategy::RoundRobin | Strategy::Broadcast => least_recent(consumers, group),
+            Strategy::RoundRobin | Strategy::Broadcast => {
+                unreachable!("dispatch: round robin is picked by `least_recent`")
+            }
             Strategy::LeastLoaded => least_loaded(consumers, group),
             Strategy::Weighted => swrr(consumers, group, |c| i64::from(c.weight)),
             Strategy::Adaptive => {
@@ -127,10 +167,6 @@ impl<T> Core<T> {
                 })
             }
         };
-        self.turn += 1;
-        if let Some(c) = consumers[chosen].as_mut() {
-            c.turn = self.turn;
-        }
         Some(chosen)
     }
 }
@@ -145,12 +181,6 @@ fn candidates<'a, T>(
             .filter(|c| c.has_credit())
             .map(|c| (ci, c))
     })
-}
-
-fn least_recent<T>(consumers: &[Option<ConsumerState<T>>], group: &[usize]) -> usize {
-    candidates(consumers, group)
-        .min_by_key(|(_, c)| c.turn)
-        .map_or(group[0], |(ci, _)| ci)
 }
 
 fn least_loaded<T>(consumers: &[Option<ConsumerState<T>>], group: &[usize]) -> usize {

@@ -35,20 +35,12 @@ impl<T> Core<T> {
             Outcome::Ack => {
                 c.stats.acked += 1;
                 if self.strategy == Strategy::Adaptive {
-                    // Service time: from when `recv` handed it out, or
-                    // from the previous ack if later (a consumer working
-                    // through deliveries it holds together starts each
-                    // when it acks the last). Time the consumer's task
-                    // spent descheduled inside `recv` (waiting, or yielding
-                    // its budget) is not counted.
                     let now = if acked_at == 0 {
                         self.now_ns()
                     } else {
                         acked_at
                     };
-                    let c = self.consumer(ci);
-                    let started = flight.sent_at.max(c.ewma_at).max(handed_at);
-                    c.observe(now.saturating_sub(started), now);
+                    self.time_ack(ci, handed_at, now);
                     self.adapt_limits();
                 }
                 self.totals.acked += 1;
@@ -81,6 +73,20 @@ impl<T> Core<T> {
             }
         }
         None
+    }
+
+    /// Adaptive: records the service time of a delivery of `ci` acked at
+    /// `acked_at`: from when `recv` handed it to the application
+    /// (`handed_at`), or from the consumer's previous ack if later (a
+    /// consumer working through deliveries it holds together starts each
+    /// when it acks the last). So time spent queued in the window, and time
+    /// the consumer's task spent descheduled inside `recv` (waiting, or
+    /// yielding its budget), is not counted. The caller updates the windows
+    /// (`adapt_limits`).
+    pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) {
+        let c = self.consumer(ci);
+        let started = c.ewma_at.max(handed_at);
+        c.observe(acked_at.saturating_sub(started), acked_at);
     }
 
     /// A nack or drop when the settle hook decides: counted as a nack (or,
