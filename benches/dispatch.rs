@@ -9,7 +9,7 @@
 //! (ideal 1/13 = 7.7%; target <= 10% under LeastLoaded and Adaptive).
 //!
 //! `cargo bench --features tokio --bench dispatch`
-//! (`DISPATCH_BENCH_MESSAGES=N` to change the message count,
+//! (`DISPATCH_BENCH_MESSAGES=N` to change the message count from the 1M,
 //! `DISPATCH_BENCH_ONLY=flowgate` to run only rows whose name contains it,
 //! `DISPATCH_BENCH_SCENARIO=equal` or `=slow` to run only one scenario).
 //! Best of 3 runs per cell. Each scenario publishes the same number of
@@ -251,7 +251,7 @@ fn main() {
     let messages: u64 = std::env::var("DISPATCH_BENCH_MESSAGES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000);
+        .unwrap_or(1_000_000);
     println!("1 producer, {CONSUMERS} consumers, prefetch {PREFETCH}, tokio 2 workers, best of 3");
     let only = std::env::var("DISPATCH_BENCH_SCENARIO").ok();
     if only.as_deref().is_none_or(|s| s == "equal") {
