@@ -7,6 +7,12 @@
 //! fairness index over per-consumer counts (target >= 0.999), and, with
 //! consumer 0 doing 4x the work of the others, its share of the messages
 //! (ideal 1/13 = 7.7%; target <= 10% under LeastLoaded and Adaptive).
+//! The work is CPU, and 4 consumers share 2 workers, so a consumer that is
+//! not running has a full window: by its rule ("fewest unacked relative to
+//! prefetch") LeastLoaded then serves whoever runs, and tokio gives every
+//! task the same number of operations per turn. Its share there is the
+//! scheduler's, not the dispatcher's; only Adaptive, which sees speed,
+//! gets below it.
 //!
 //! `cargo bench --features tokio --bench dispatch`
 //! (`DISPATCH_BENCH_MESSAGES=N` to change the message count from the issue's 1M,
