@@ -4,31 +4,12 @@
 //! tasks of its worker run, as `tokio::sync` does.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use flowgate::dispatch::{Dispatcher, Subscription};
 use futures::StreamExt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Runs `hog` and a task that sets a flag on a single-threaded runtime: the
-/// hog loops until the flag is set, so it finishes only if it yields.
-fn hog_yields<F>(hog: impl FnOnce(Arc<AtomicBool>) -> F) -> u64
-where
-    F: std::future::Future<Output = u64> + Send + 'static,
-{
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let other_ran = Arc::new(AtomicBool::new(false));
-        let hog = tokio::spawn(hog(Arc::clone(&other_ran)));
-        let other = {
-            let other_ran = Arc::clone(&other_ran);
-            tokio::spawn(async move { other_ran.store(true, Ordering::SeqCst) })
-        };
-        other.await.unwrap();
-        hog.await.unwrap()
-    })
-}
+use std::sync::atomic::Ordering;
+use support::hog_yields;
 
 #[test]
 fn always_ready_recv_loop_yields_to_other_tasks() {

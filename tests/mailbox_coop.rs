@@ -6,9 +6,11 @@
 //! handle, so these loops yield later than tokio's, but they do yield.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use futures::StreamExt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use support::hog_yields;
 
 /// How the hog takes its next message.
 #[derive(Clone, Copy)]
@@ -23,44 +25,30 @@ enum Take {
 /// budget it would never return to the scheduler and `other` would never
 /// run.
 fn consumer_of_always_full_mailbox_yields(take: Take) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let other_ran = Arc::new(AtomicBool::new(false));
-        let hog = {
-            let other_ran = Arc::clone(&other_ran);
-            tokio::spawn(async move {
-                let (tx, mut rx) = flowgate::mailbox::bounded::<u64>(4);
-                for i in 0..4 {
-                    tx.try_send(i).unwrap();
+    let rounds = hog_yields(move |other_ran| async move {
+        let (tx, mut rx) = flowgate::mailbox::bounded::<u64>(4);
+        for i in 0..4 {
+            tx.try_send(i).unwrap();
+        }
+        let mut buf = Vec::new();
+        let mut rounds = 0u64;
+        while !other_ran.load(Ordering::SeqCst) {
+            let got = match take {
+                Take::Recv => rx.recv().await.unwrap(),
+                Take::RecvMany => {
+                    buf.clear();
+                    assert_eq!(rx.recv_many(&mut buf, 1).await, 1);
+                    buf[0]
                 }
-                let mut buf = Vec::new();
-                let mut rounds = 0u64;
-                while !other_ran.load(Ordering::SeqCst) {
-                    let got = match take {
-                        Take::Recv => rx.recv().await.unwrap(),
-                        Take::RecvMany => {
-                            buf.clear();
-                            assert_eq!(rx.recv_many(&mut buf, 1).await, 1);
-                            buf[0]
-                        }
-                        Take::Stream => rx.next().await.unwrap(),
-                    };
-                    tx.try_send(got).unwrap();
-                    rounds += 1;
-                }
-                assert_eq!(rx.len(), 4);
-                rounds
-            })
-        };
-        let other = {
-            let other_ran = Arc::clone(&other_ran);
-            tokio::spawn(async move { other_ran.store(true, Ordering::SeqCst) })
-        };
-        other.await.unwrap();
-        assert!(hog.await.unwrap() > 0);
+                Take::Stream => rx.next().await.unwrap(),
+            };
+            tx.try_send(got).unwrap();
+            rounds += 1;
+        }
+        assert_eq!(rx.len(), 4);
+        rounds
     });
+    assert!(rounds > 0);
 }
 
 #[test]
@@ -83,29 +71,15 @@ fn stream_loop_over_full_mailbox_yields_to_other_tasks() {
 /// never wait; without a budget `other` would never run.
 #[test]
 fn send_loop_into_mailbox_with_room_yields_to_other_tasks() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let other_ran = Arc::new(AtomicBool::new(false));
-        let hog = {
-            let other_ran = Arc::clone(&other_ran);
-            tokio::spawn(async move {
-                let (tx, mut rx) = flowgate::mailbox::bounded::<u64>(4);
-                let mut rounds = 0u64;
-                while !other_ran.load(Ordering::SeqCst) {
-                    tx.send(rounds).await.unwrap();
-                    assert_eq!(rx.try_recv(), Ok(rounds));
-                    rounds += 1;
-                }
-                rounds
-            })
-        };
-        let other = {
-            let other_ran = Arc::clone(&other_ran);
-            tokio::spawn(async move { other_ran.store(true, Ordering::SeqCst) })
-        };
-        other.await.unwrap();
-        assert!(hog.await.unwrap() > 0);
+    let rounds = hog_yields(|other_ran| async move {
+        let (tx, mut rx) = flowgate::mailbox::bounded::<u64>(4);
+        let mut rounds = 0u64;
+        while !other_ran.load(Ordering::SeqCst) {
+            tx.send(rounds).await.unwrap();
+            assert_eq!(rx.try_recv(), Ok(rounds));
+            rounds += 1;
+        }
+        rounds
     });
+    assert!(rounds > 0);
 }

@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: counting wakers and polling
-//! by hand. `mod support;` from a test file includes them; a test binary
+//! Helpers shared by the integration tests: counting wakers, polling by
+//! hand, and a harness for the cooperative-budget tests. `mod support;` from a test file includes them; a test binary
 //! that counts allocations also installs [`alloc::Counting`].
 
 #![allow(dead_code)]
@@ -9,7 +9,7 @@ pub mod alloc;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 /// A waker's wake-up count.
@@ -66,4 +66,25 @@ pub fn ready<F: Future + Unpin>(fut: &mut F) -> F::Output {
 /// `Unpin`).
 pub fn poll_pin<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(waker))
+}
+
+/// Runs `hog` and a task that sets a flag on a single-threaded runtime: the
+/// hog loops until the flag is set, so it finishes only if it yields.
+pub fn hog_yields<F>(hog: impl FnOnce(Arc<AtomicBool>) -> F) -> u64
+where
+    F: std::future::Future<Output = u64> + Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let other_ran = Arc::new(AtomicBool::new(false));
+        let hog = tokio::spawn(hog(Arc::clone(&other_ran)));
+        let other = {
+            let other_ran = Arc::clone(&other_ran);
+            tokio::spawn(async move { other_ran.store(true, Ordering::SeqCst) })
+        };
+        other.await.unwrap();
+        hog.await.unwrap()
+    })
 }
