@@ -148,15 +148,17 @@ impl<T> Receiver<T> {
     /// # });
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.poll_with(cx, |rx| rx.pop().map(|msg| (msg, 1))) {
-            Poll::Ready(msg) => Poll::Ready(msg.map(|(msg, _)| msg)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.poll_with(cx, Self::pop)
     }
 
     /// The poll loop shared by `recv` and `recv_many`: `take` takes what
     /// is ready (`None` if nothing). Registers the waker only when nothing
     /// is ready, then looks again (see `notify.rs` for why that suffices).
+    ///
+    /// Inlined: this is the per-message fast path (a message ready at the
+    /// first look); parking is kept out of line in
+    /// [`poll_parking`](Self::poll_parking).
+    #[inline(always)]
     pub(super) fn poll_with<R>(
         &mut self,
         cx: &mut Context<'_>,
@@ -174,6 +176,18 @@ impl<T> Receiver<T> {
             self.coop.made_progress(&budget);
             return Poll::Ready(Some(got));
         }
+        self.poll_parking(cx, budget, take)
+    }
+
+    /// The rest of [`poll_with`](Self::poll_with) when nothing was ready at
+    /// the first look: register the waker, then look again.
+    #[inline(never)]
+    fn poll_parking<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        budget: crate::coop::Budget,
+        mut take: impl FnMut(&mut Self) -> Option<R>,
+    ) -> Poll<Option<R>> {
         let registered = self.chan.rx_waker.register(cx.waker());
         // Order the registration with every push (see `notify.rs`): a push
         // claimed after this wakes us; one claimed before is below `tail`.
@@ -200,7 +214,7 @@ impl<T> Receiver<T> {
     }
 
     /// Pops one message and returns its slot to the senders.
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<T> {
         let msg = self.pop_ring()?;
         self.chan.slots.release_popped(1);
@@ -208,7 +222,7 @@ impl<T> Receiver<T> {
     }
 
     /// Pops one message off the ring, keeping its slot credit.
-    #[inline]
+    #[inline(always)]
     fn pop_ring(&mut self) -> Option<T> {
         let chan = &*self.chan;
         if chan.overflow == Overflow::DropOldest {

@@ -497,7 +497,7 @@ impl Slots {
     /// Polls a queued acquire: `Some(Ok)` once granted (its node is
     /// already gone), `Some(Err)` once closed (the node is freed), `None`
     /// while still queued. A granted waiter needs no lock to learn it.
-    #[inline]
+    #[inline(never)]
     fn poll_waiter(&self, key: Key, ticket: usize, waker: &Waker) -> Option<Result<(), Refused>> {
         if self.is_served(ticket) {
             return Some(Ok(()));
@@ -586,7 +586,7 @@ impl Slots {
 }
 
 /// Where a wait for a slot is: not yet tried, queued at `key`, or done.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum WaitState {
     Idle,
     Waiting(Key, usize),
@@ -608,7 +608,11 @@ impl SlotWait {
     }
 
     /// Polls for a slot; `Err(())` once the mailbox is closed first.
-    #[inline]
+    ///
+    /// Inlined: the first poll that finds a free slot is the per-message
+    /// fast path; everything else is out of line in
+    /// [`poll_slow`](Self::poll_slow).
+    #[inline(always)]
     pub(crate) fn poll(
         &mut self,
         slots: &Slots,
@@ -620,24 +624,48 @@ impl SlotWait {
         // whose sends always find room still lets other tasks run. On
         // `Pending` a unit taken is given back when `budget` drops.
         let budget = ready!(coop.poll_proceed(cx));
-        let result = match self.state {
+        let refused = match self.state {
             WaitState::Idle => match slots.try_acquire() {
-                Ok(()) => Ok(()),
-                Err(Refused::Closed) => Err(()),
-                Err(Refused::Full) => match slots.enqueue(cx.waker()) {
-                    Enqueued::Acquired => Ok(()),
-                    Enqueued::Closed => Err(()),
-                    Enqueued::Waiting(key, ticket) => {
-                        self.state = WaitState::Waiting(key, ticket);
-                        return Poll::Pending;
-                    }
-                },
+                Ok(()) => {
+                    coop.made_progress(&budget);
+                    self.state = WaitState::Done;
+                    return Poll::Ready(Ok(()));
+                }
+                Err(refused) => Some(refused),
             },
-            WaitState::Waiting(key, ticket) => match slots.poll_waiter(key, ticket, cx.waker()) {
-                Some(result) => result.map_err(|_| ()),
-                None => return Poll::Pending,
+            _ => None,
+        };
+        self.poll_slow(slots, coop, cx, budget, refused)
+    }
+
+    /// The rest of [`poll`](Self::poll): `refused` is why the first try
+    /// failed (`None` if this is not the first poll).
+    #[inline(never)]
+    fn poll_slow(
+        &mut self,
+        slots: &Slots,
+        coop: &Meter,
+        cx: &mut Context<'_>,
+        budget: crate::coop::Budget,
+        refused: Option<Refused>,
+    ) -> Poll<Result<(), ()>> {
+        let result = match (self.state, refused) {
+            (WaitState::Idle, Some(Refused::Closed)) => Err(()),
+            (WaitState::Idle, _) => match slots.enqueue(cx.waker()) {
+                Enqueued::Acquired => Ok(()),
+                Enqueued::Closed => Err(()),
+                Enqueued::Waiting(key, ticket) => {
+                    self.state = WaitState::Waiting(key, ticket);
+                    return Poll::Pending;
+                }
             },
-            WaitState::Done => panic!("slot wait polled after completion"),
+            (WaitState::Waiting(key, ticket), _) => {
+                match slots.poll_waiter(key, ticket, cx.waker()) {
+                    Some(result) => result.map_err(|_| ()),
+                    None => return Poll::Pending,
+                }
+            }
+            (WaitState::Done, _) => panic!("slot wait polled after completion"),
         };
         coop.made_progress(&budget);
         self.state = WaitState::Done;
