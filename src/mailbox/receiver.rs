@@ -169,25 +169,32 @@ impl<T> Receiver<T> {
         }
         // Spend the task's cooperative budget (tokio feature), one unit
         // per `coop::OPS_PER_UNIT` receives, so a loop over an always-full
-        // mailbox still lets other tasks run. On `Pending` a unit taken is
-        // given back when `budget` drops.
+        // mailbox still lets other tasks run. Here the unit spent last
+        // still pays: no `Budget` to carry. Nothing taken: nothing spent.
+        if self.coop.has_local() {
+            if let Some(got) = take(self) {
+                self.coop.spend_local();
+                return Poll::Ready(Some(got));
+            }
+        }
+        self.poll_parking(cx, take)
+    }
+
+    /// The rest of [`poll_with`](Self::poll_with): a unit of tokio's
+    /// budget to spend, or nothing ready at the first look (look again,
+    /// register the waker, look once more).
+    #[inline(never)]
+    fn poll_parking<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut Self) -> Option<R>,
+    ) -> Poll<Option<R>> {
+        // On `Pending` a unit taken is given back when `budget` drops.
         let budget = core::task::ready!(self.coop.poll_proceed(cx));
         if let Some(got) = take(self) {
             self.coop.made_progress(&budget);
             return Poll::Ready(Some(got));
         }
-        self.poll_parking(cx, budget, take)
-    }
-
-    /// The rest of [`poll_with`](Self::poll_with) when nothing was ready at
-    /// the first look: register the waker, then look again.
-    #[inline(never)]
-    fn poll_parking<R>(
-        &mut self,
-        cx: &mut Context<'_>,
-        budget: crate::coop::Budget,
-        mut take: impl FnMut(&mut Self) -> Option<R>,
-    ) -> Poll<Option<R>> {
         let registered = self.chan.rx_waker.register(cx.waker());
         // Order the registration with every push (see `notify.rs`): a push
         // claimed after this wakes us; one claimed before is below `tail`.

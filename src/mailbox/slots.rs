@@ -621,51 +621,48 @@ impl SlotWait {
     ) -> Poll<Result<(), ()>> {
         // Spend the task's cooperative budget (tokio feature), one unit per
         // `coop::OPS_PER_UNIT` slots taken through the handle, so a loop
-        // whose sends always find room still lets other tasks run. On
-        // `Pending` a unit taken is given back when `budget` drops.
-        let budget = ready!(coop.poll_proceed(cx));
-        let refused = match self.state {
-            WaitState::Idle => match slots.try_acquire() {
-                Ok(()) => {
-                    coop.made_progress(&budget);
-                    self.state = WaitState::Done;
-                    return Poll::Ready(Ok(()));
-                }
-                Err(refused) => Some(refused),
-            },
-            _ => None,
-        };
-        self.poll_slow(slots, coop, cx, budget, refused)
+        // whose sends always find room still lets other tasks run. Here
+        // the unit spent last still pays: no `Budget` to carry. A refused
+        // try takes nothing (the slow path tries again).
+        if let WaitState::Idle = self.state {
+            if coop.has_local() && slots.try_acquire().is_ok() {
+                coop.spend_local();
+                self.state = WaitState::Done;
+                return Poll::Ready(Ok(()));
+            }
+        }
+        self.poll_slow(slots, coop, cx)
     }
 
-    /// The rest of [`poll`](Self::poll): `refused` is why the first try
-    /// failed (`None` if this is not the first poll).
+    /// The rest of [`poll`](Self::poll): a unit of tokio's budget to
+    /// spend, the first try refused, or a later poll.
     #[inline(never)]
     fn poll_slow(
         &mut self,
         slots: &Slots,
         coop: &Meter,
         cx: &mut Context<'_>,
-        budget: crate::coop::Budget,
-        refused: Option<Refused>,
     ) -> Poll<Result<(), ()>> {
-        let result = match (self.state, refused) {
-            (WaitState::Idle, Some(Refused::Closed)) => Err(()),
-            (WaitState::Idle, _) => match slots.enqueue(cx.waker()) {
-                Enqueued::Acquired => Ok(()),
-                Enqueued::Closed => Err(()),
-                Enqueued::Waiting(key, ticket) => {
-                    self.state = WaitState::Waiting(key, ticket);
-                    return Poll::Pending;
-                }
+        // On `Pending` a unit taken is given back when `budget` drops.
+        let budget = ready!(coop.poll_proceed(cx));
+        let result = match self.state {
+            WaitState::Idle => match slots.try_acquire() {
+                Ok(()) => Ok(()),
+                Err(Refused::Closed) => Err(()),
+                Err(Refused::Full) => match slots.enqueue(cx.waker()) {
+                    Enqueued::Acquired => Ok(()),
+                    Enqueued::Closed => Err(()),
+                    Enqueued::Waiting(key, ticket) => {
+                        self.state = WaitState::Waiting(key, ticket);
+                        return Poll::Pending;
+                    }
+                },
             },
-            (WaitState::Waiting(key, ticket), _) => {
-                match slots.poll_waiter(key, ticket, cx.waker()) {
-                    Some(result) => result.map_err(|_| ()),
-                    None => return Poll::Pending,
-                }
-            }
-            (WaitState::Done, _) => panic!("slot wait polled after completion"),
+            WaitState::Waiting(key, ticket) => match slots.poll_waiter(key, ticket, cx.waker()) {
+                Some(result) => result.map_err(|_| ()),
+                None => return Poll::Pending,
+            },
+            WaitState::Done => panic!("slot wait polled after completion"),
         };
         coop.made_progress(&budget);
         self.state = WaitState::Done;
