@@ -92,6 +92,32 @@ impl Meter {
         poll_proceed(cx)
     }
 
+    /// The fast path of [`poll_proceed`](Self::poll_proceed): whether the
+    /// unit spent last still pays for an operation, so that one can go
+    /// ahead without tokio's budget (always, without the `tokio`
+    /// feature). If the operation then completes, count it with
+    /// [`spend_local`](Self::spend_local); otherwise nothing was taken.
+    #[inline(always)]
+    pub(crate) fn has_local(&self) -> bool {
+        #[cfg(feature = "tokio")]
+        return self.0.load(crate::sync::Ordering::Relaxed) != 0;
+        #[cfg(not(feature = "tokio"))]
+        true
+    }
+
+    /// Counts an operation that completed after
+    /// [`has_local`](Self::has_local) said yes (what `made_progress` does
+    /// for a `Budget` that took nothing from tokio).
+    #[inline(always)]
+    pub(crate) fn spend_local(&self) {
+        #[cfg(feature = "tokio")]
+        {
+            use crate::sync::Ordering::Relaxed;
+            self.0
+                .store(self.0.load(Relaxed).saturating_sub(1), Relaxed);
+        }
+    }
+
     /// Commits `budget` (see [`Budget::made_progress`]) and counts the
     /// operation.
     #[inline]

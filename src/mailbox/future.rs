@@ -51,20 +51,19 @@ impl<T> Unpin for Send<'_, T> {}
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let chan = this.chan;
-        let mut msg = this.msg.take().expect("Send polled after completion");
+        let Some(mut msg) = this.msg.take() else {
+            panic!("Send polled after completion");
+        };
         if !this.tried {
             this.tried = true;
-            match chan.try_send(msg) {
-                Ok(()) => return Poll::Ready(Ok(())),
-                Err(TrySendError::Closed(m)) => return Poll::Ready(Err(SendError(m))),
-                Err(TrySendError::Full(m)) if chan.overflow == Overflow::RejectNew => {
-                    return Poll::Ready(Err(SendError(m)));
-                }
+            match try_by_policy(chan, msg) {
+                Ok(done) => return Poll::Ready(done),
                 // DropOldest with nothing to evict: wait as under Block.
-                Err(TrySendError::Full(m)) => msg = m,
+                Err(m) => msg = m,
             }
         }
         match this.machine.poll(&chan.slots, this.coop, cx) {
@@ -78,6 +77,19 @@ impl<T> Future for Send<'_, T> {
                 Poll::Pending
             }
         }
+    }
+}
+
+/// The first, non-waiting attempt of a send under `DropOldest` or
+/// `RejectNew`: `Ok` with the send's result, or `Err` with the message
+/// if the send should wait for a slot as under `Block`.
+#[inline(never)]
+fn try_by_policy<T>(chan: &Chan<T>, msg: T) -> Result<Result<(), SendError<T>>, T> {
+    match chan.try_send(msg) {
+        Ok(()) => Ok(Ok(())),
+        Err(TrySendError::Closed(m)) => Ok(Err(SendError(m))),
+        Err(TrySendError::Full(m)) if chan.overflow == Overflow::RejectNew => Ok(Err(SendError(m))),
+        Err(TrySendError::Full(m)) => Err(m),
     }
 }
 

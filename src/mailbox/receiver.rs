@@ -148,15 +148,17 @@ impl<T> Receiver<T> {
     /// # });
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.poll_with(cx, |rx| rx.pop().map(|msg| (msg, 1))) {
-            Poll::Ready(msg) => Poll::Ready(msg.map(|(msg, _)| msg)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.poll_with(cx, Self::pop)
     }
 
     /// The poll loop shared by `recv` and `recv_many`: `take` takes what
     /// is ready (`None` if nothing). Registers the waker only when nothing
     /// is ready, then looks again (see `notify.rs` for why that suffices).
+    ///
+    /// Inlined: this is the per-message fast path (a message ready at the
+    /// first look); parking is kept out of line in
+    /// [`poll_parking`](Self::poll_parking).
+    #[inline(always)]
     pub(super) fn poll_with<R>(
         &mut self,
         cx: &mut Context<'_>,
@@ -167,8 +169,27 @@ impl<T> Receiver<T> {
         }
         // Spend the task's cooperative budget (tokio feature), one unit
         // per `coop::OPS_PER_UNIT` receives, so a loop over an always-full
-        // mailbox still lets other tasks run. On `Pending` a unit taken is
-        // given back when `budget` drops.
+        // mailbox still lets other tasks run. Here the unit spent last
+        // still pays: no `Budget` to carry. Nothing taken: nothing spent.
+        if self.coop.has_local() {
+            if let Some(got) = take(self) {
+                self.coop.spend_local();
+                return Poll::Ready(Some(got));
+            }
+        }
+        self.poll_parking(cx, take)
+    }
+
+    /// The rest of [`poll_with`](Self::poll_with): a unit of tokio's
+    /// budget to spend, or nothing ready at the first look (look again,
+    /// register the waker, look once more).
+    #[inline(never)]
+    fn poll_parking<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut Self) -> Option<R>,
+    ) -> Poll<Option<R>> {
+        // On `Pending` a unit taken is given back when `budget` drops.
         let budget = core::task::ready!(self.coop.poll_proceed(cx));
         if let Some(got) = take(self) {
             self.coop.made_progress(&budget);
@@ -200,7 +221,7 @@ impl<T> Receiver<T> {
     }
 
     /// Pops one message and returns its slot to the senders.
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<T> {
         let msg = self.pop_ring()?;
         self.chan.slots.release_popped(1);
@@ -208,7 +229,7 @@ impl<T> Receiver<T> {
     }
 
     /// Pops one message off the ring, keeping its slot credit.
-    #[inline]
+    #[inline(always)]
     fn pop_ring(&mut self) -> Option<T> {
         let chan = &*self.chan;
         if chan.overflow == Overflow::DropOldest {

@@ -103,6 +103,17 @@ impl<T> Ring<T> {
         }
     }
 
+    /// The slot of position `pos`, without a bounds check (this is on
+    /// every push and pop).
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> &Slot<T> {
+        let index = pos & self.mask;
+        debug_assert!(index < self.slots.len());
+        // SAFETY: `mask` is `slots.len() - 1` and `slots.len()` is a power
+        // of two (see `new`), so `pos & mask < slots.len()`.
+        unsafe { self.slots.get_unchecked(index) }
+    }
+
     /// Pushes `value`. The caller must hold a slot credit for it (so that
     /// fewer than `slots` positions are in use), or this may spin forever.
     #[inline]
@@ -110,7 +121,7 @@ impl<T> Ring<T> {
         // AcqRel: a read-modify-write of `tail` is how a push is ordered
         // with the receiver's parking (`sync_tail`, see `notify.rs`).
         let pos = self.tail.fetch_add(1, Ordering::AcqRel);
-        let slot = &self.slots[pos & self.mask];
+        let slot = self.slot(pos);
         // Wait for the pop of the previous lap to finish (only ever needed
         // when pops race, see the module docs).
         while slot.stamp.load(Ordering::Acquire) != pos {
@@ -130,7 +141,7 @@ impl<T> Ring<T> {
     pub(crate) fn pop(&self) -> Option<T> {
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
-            let slot = &self.slots[head & self.mask];
+            let slot = self.slot(head);
             let stamp = slot.stamp.load(Ordering::Acquire);
             let full = head.wrapping_add(1);
             if stamp == full {
@@ -193,7 +204,7 @@ impl<T> Ring<T> {
     pub(crate) unsafe fn pop_exclusive(&self) -> Option<T> {
         // Only we write `head`, so our own last store is what we read.
         let head = self.head.load(Ordering::Relaxed);
-        let slot = &self.slots[head & self.mask];
+        let slot = self.slot(head);
         if slot.stamp.load(Ordering::Acquire) != head.wrapping_add(1) {
             // Not written yet for this lap (empty, or a push in flight).
             return None;

@@ -497,7 +497,7 @@ impl Slots {
     /// Polls a queued acquire: `Some(Ok)` once granted (its node is
     /// already gone), `Some(Err)` once closed (the node is freed), `None`
     /// while still queued. A granted waiter needs no lock to learn it.
-    #[inline]
+    #[inline(never)]
     fn poll_waiter(&self, key: Key, ticket: usize, waker: &Waker) -> Option<Result<(), Refused>> {
         if self.is_served(ticket) {
             return Some(Ok(()));
@@ -586,7 +586,7 @@ impl Slots {
 }
 
 /// Where a wait for a slot is: not yet tried, queued at `key`, or done.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum WaitState {
     Idle,
     Waiting(Key, usize),
@@ -608,7 +608,11 @@ impl SlotWait {
     }
 
     /// Polls for a slot; `Err(())` once the mailbox is closed first.
-    #[inline]
+    ///
+    /// Inlined: the first poll that finds a free slot is the per-message
+    /// fast path; everything else is out of line in
+    /// [`poll_slow`](Self::poll_slow).
+    #[inline(always)]
     pub(crate) fn poll(
         &mut self,
         slots: &Slots,
@@ -617,8 +621,29 @@ impl SlotWait {
     ) -> Poll<Result<(), ()>> {
         // Spend the task's cooperative budget (tokio feature), one unit per
         // `coop::OPS_PER_UNIT` slots taken through the handle, so a loop
-        // whose sends always find room still lets other tasks run. On
-        // `Pending` a unit taken is given back when `budget` drops.
+        // whose sends always find room still lets other tasks run. Here
+        // the unit spent last still pays: no `Budget` to carry. A refused
+        // try takes nothing (the slow path tries again).
+        if let WaitState::Idle = self.state {
+            if coop.has_local() && slots.try_acquire().is_ok() {
+                coop.spend_local();
+                self.state = WaitState::Done;
+                return Poll::Ready(Ok(()));
+            }
+        }
+        self.poll_slow(slots, coop, cx)
+    }
+
+    /// The rest of [`poll`](Self::poll): a unit of tokio's budget to
+    /// spend, the first try refused, or a later poll.
+    #[inline(never)]
+    fn poll_slow(
+        &mut self,
+        slots: &Slots,
+        coop: &Meter,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ()>> {
+        // On `Pending` a unit taken is given back when `budget` drops.
         let budget = ready!(coop.poll_proceed(cx));
         let result = match self.state {
             WaitState::Idle => match slots.try_acquire() {
