@@ -190,6 +190,9 @@ struct ConsumerState<T> {
     current: i64,
     ewma_ns: f64,
     ewma_at: u64,
+    /// Adaptive: its SWRR weight, from `ewma_ns` (valid while
+    /// `Core::weights_for` is set).
+    adaptive_weight: i64,
     /// Adaptive: mean service time in ns (0: no sample yet), each sample
     /// clamped (see `pick`): sizes the window.
     mean_ns: f64,
@@ -271,6 +274,10 @@ pub(super) struct Core<T> {
     next_tag: u64,
     next_id: u64,
     turn: u64,
+    /// Adaptive: the priority whose group's `adaptive_weight`s are up to
+    /// date; cleared by whatever changes them (a latency sample, a weight,
+    /// a consumer coming or going).
+    weights_for: Option<i32>,
     /// Empty, unique slots for reuse.
     pool: Vec<Arc<Slot<T>>>,
     /// An empty vector with capacity, lent to an operation that drops
@@ -310,6 +317,7 @@ impl<T> Core<T> {
             next_tag: 0,
             next_id: 0,
             turn: 0,
+            weights_for: None,
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
             publishers: WaitList::new(),
@@ -479,7 +487,7 @@ impl<T> Core<T> {
                 self.assign(ci, entry, &mut fx.wakes);
             }
         }
-        while self.closed || self.has_room() {
+        while !self.publishers.is_empty() && (self.closed || self.has_room()) {
             if !fx.wakes.can_push() {
                 return false;
             }
@@ -650,6 +658,7 @@ impl<T> Core<T> {
             current: 0,
             ewma_ns: 0.0,
             ewma_at: 0,
+            adaptive_weight: 1,
             mean_ns: 0.0,
             cursor,
             redo: VecDeque::new(),
@@ -682,6 +691,7 @@ impl<T> Core<T> {
             })
             .unwrap_or(self.order.len());
         self.order.insert(at, ci);
+        self.weights_for = None;
         self.reserve_slots();
         (ci, id, acks)
     }
@@ -713,6 +723,7 @@ impl<T> Core<T> {
         };
         self.vacant.push(ci);
         self.order.retain(|&o| o != ci);
+        self.weights_for = None;
         self.in_flight -= c.unacked;
         if self.broadcast() {
             for flight in c.window.drain(..).flatten() {
@@ -867,6 +878,7 @@ impl<T> Core<T> {
 
     pub(super) fn set_weight(&mut self, ci: usize, weight: u32) {
         self.consumer(ci).weight = weight;
+        self.weights_for = None;
     }
 
     pub(super) fn prefetch(&mut self, ci: usize) -> usize {

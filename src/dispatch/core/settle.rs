@@ -87,6 +87,7 @@ impl<T> Core<T> {
         let c = self.consumer(ci);
         let started = c.ewma_at.max(handed_at);
         c.observe(acked_at.saturating_sub(started), acked_at);
+        self.weights_for = None;
     }
 
     /// A nack or drop when the settle hook decides: counted as a nack (or,
