@@ -199,6 +199,7 @@ impl<T> Core<T> {
     /// Makes each consumer's `HOT` flag say whether anyone waits on its
     /// acks; returns whether that settled acks made before it was set (the
     /// caller pumps again).
+    #[inline]
     pub(in crate::dispatch) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
         // A settle hook (the RabbitMQ bridge) must see each ack when it
         // happens, not at the next locked operation: its acks stay locked.
@@ -206,6 +207,11 @@ impl<T> Core<T> {
         if all == self.hot_all && !self.hot_dirty {
             return false;
         }
+        self.resync_hot(all, fx)
+    }
+
+    /// [`sync_hot`](Self::sync_hot) when something changed.
+    fn resync_hot(&mut self, all: bool, fx: &mut Effects<T>) -> bool {
         self.hot_all = all;
         self.hot_dirty = false;
         let mut settled = false;

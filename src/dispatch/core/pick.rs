@@ -107,24 +107,25 @@ impl<T> Core<T> {
     /// strategy): the least recently picked consumer with credit among the
     /// highest priority that has any.
     fn least_recent(&self) -> Option<usize> {
-        let mut best: Option<(usize, u64)> = None;
-        let mut priority = None;
+        // Turns start at 0 and count picks: never `u64::MAX`, so the first
+        // consumer with credit always becomes `best`.
+        let mut best = None;
+        let mut best_turn = u64::MAX;
+        let mut priority = 0;
         for &ci in &self.order {
             let Some(c) = &self.consumers[ci] else {
                 unreachable!("dispatch: ordered consumer is vacant")
             };
-            if priority.is_some_and(|p| p != c.priority) {
+            if best.is_some() && c.priority != priority {
                 break;
             }
-            if !c.has_credit() {
-                continue;
-            }
-            priority = Some(c.priority);
-            if best.is_none_or(|(_, turn)| c.turn < turn) {
-                best = Some((ci, c.turn));
+            if c.has_credit() && c.turn < best_turn {
+                best = Some(ci);
+                best_turn = c.turn;
+                priority = c.priority;
             }
         }
-        best.map(|(ci, _)| ci)
+        best
     }
 
     /// The other strategies, over the highest priority group with credit.
