@@ -507,6 +507,7 @@ impl<T> Shared<T> {
     }
 
     /// Once the lock is released: wakes, then drops buried messages.
+    #[inline]
     fn after(&self, fx: &mut Effects<T>) {
         fx.wakes.wake_all();
         fx.drop_messages();

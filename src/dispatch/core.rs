@@ -19,8 +19,8 @@
 //! prefetch windows) and the [`Delivery`](super::Delivery) handed to a
 //! consumer each hold a clone, so the core can requeue a message whose
 //! delivery is still alive (its consumer was dropped) while that delivery
-//! still derefs to it. `Slot::msg` is written only through `Arc::get_mut`,
-//! that is when the slot is unique; a slot that becomes unique under the
+//! still derefs to it. `Slot::msg` is written only through the only clone
+//! of the slot (`Core::swap_unique`, under the lock); a slot that becomes unique under the
 //! lock is emptied and returned to the pool, so the steady state allocates
 //! nothing. Every clone of a slot is dropped under the lock (a delivery
 //! hands its clone back to the core, or for an ack without the lock leaks
@@ -38,7 +38,7 @@ pub(super) use self::effects::{Clock, Wakes};
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
-use crate::sync::{Arc, AtomicBool};
+use crate::sync::{Arc, AtomicBool, UnsafeCell};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
@@ -53,18 +53,38 @@ pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;
 /// One message, shared by the core's tables and the deliveries of it.
 pub(super) struct Slot<T> {
     /// `Some` whenever anything but the pool holds the slot. Written only
-    /// through `Arc::get_mut`.
-    msg: Option<T>,
+    /// by [`Core::swap_unique`], under the lock, through the only clone.
+    msg: UnsafeCell<Option<T>>,
     /// Set under the core lock when the message was to be dead-lettered
     /// while another holder still had it: the last holder to hand it back
     /// sends it on.
     dead: AtomicBool,
 }
 
+// SAFETY: a slot is what `Arc<Option<T>>` would be (deliveries on any
+// thread read the message; the core moves it in and out), so it is sent
+// and shared under the same bounds: `Send` needs `T: Send`, `Sync` needs
+// `T: Send + Sync` (the message moves out through a shared `Arc`). Its
+// cell is written only through the only clone (`Core::swap_unique`).
+unsafe impl<T: Send> Send for Slot<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Slot<T> {}
+
 impl<T> Slot<T> {
+    fn new() -> Self {
+        Self {
+            msg: UnsafeCell::new(None),
+            dead: AtomicBool::new(false),
+        }
+    }
+
     /// The message; present while any delivery holds the slot.
     pub(super) fn get(&self) -> &T {
-        match &self.msg {
+        // SAFETY: the cell is written only through the only clone of the
+        // slot (`Core::swap_unique`), and `self` is borrowed from a clone:
+        // while this borrow lives that clone does, so no write happens.
+        let msg = self.msg.with(|msg| unsafe { &*msg });
+        match msg {
             Some(msg) => msg,
             None => unreachable!("dispatch: a live slot is empty"),
         }
@@ -190,6 +210,9 @@ struct ConsumerState<T> {
     current: i64,
     ewma_ns: f64,
     ewma_at: u64,
+    /// Adaptive: its SWRR weight, from `ewma_ns` (valid while
+    /// `Core::weights_for` is set).
+    adaptive_weight: i64,
     /// Adaptive: mean service time in ns (0: no sample yet), each sample
     /// clamped (see `pick`): sizes the window.
     mean_ns: f64,
@@ -271,6 +294,10 @@ pub(super) struct Core<T> {
     next_tag: u64,
     next_id: u64,
     turn: u64,
+    /// Adaptive: the priority whose group's `adaptive_weight`s are up to
+    /// date; cleared by whatever changes them (a latency sample, a weight,
+    /// a consumer coming or going).
+    weights_for: Option<i32>,
     /// Empty, unique slots for reuse.
     pool: Vec<Arc<Slot<T>>>,
     /// An empty vector with capacity, lent to an operation that drops
@@ -310,6 +337,7 @@ impl<T> Core<T> {
             next_tag: 0,
             next_id: 0,
             turn: 0,
+            weights_for: None,
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
             publishers: WaitList::new(),
@@ -337,6 +365,28 @@ impl<T> Core<T> {
     /// Adaptive: the clock, for consumers to time their `recv`s.
     pub(super) fn adaptive_clock(&self) -> Option<Arc<Clock>> {
         (self.strategy == Strategy::Adaptive).then(|| Arc::clone(&self.clock))
+    }
+
+    /// Puts `msg` in `slot` and returns what it held, if `slot` is the
+    /// only clone (else `None`, and nothing changes).
+    ///
+    /// `&mut self` means the lock is held. Every clone of a slot is made
+    /// and dropped under the lock (a lock-free ack hands its clone to the
+    /// core, which drops it: see [`acks`]), so a count of 1 read here is
+    /// stable, and the lock orders every former holder's reads of the
+    /// message before this write. This replaces `Arc::get_mut`, whose
+    /// read-modify-write of the weak count would run twice per message.
+    fn swap_unique(&mut self, slot: &mut Arc<Slot<T>>, msg: Option<T>) -> Option<Option<T>> {
+        if Arc::strong_count(slot) != 1 {
+            return None;
+        }
+        // SAFETY: `slot` is the only clone and the lock is held (above), and
+        // it is borrowed mutably, so no `Slot::get` borrow of it is alive:
+        // no one else can read or write the cell now.
+        Some(
+            slot.msg
+                .with_mut(|cell| unsafe { core::mem::replace(&mut *cell, msg) }),
+        )
     }
 
     fn consumer(&mut self, ci: usize) -> &mut ConsumerState<T> {
@@ -384,15 +434,9 @@ impl<T> Core<T> {
     }
 
     fn accept_seen(&mut self, msg: T, seen: u32) {
-        let mut slot = self.pool.pop().unwrap_or_else(|| {
-            Arc::new(Slot {
-                msg: None,
-                dead: AtomicBool::new(false),
-            })
-        });
-        match Arc::get_mut(&mut slot) {
-            Some(s) => s.msg = Some(msg),
-            None => unreachable!("dispatch: pooled slots are unique"),
+        let mut slot = self.pool.pop().unwrap_or_else(|| Arc::new(Slot::new()));
+        if self.swap_unique(&mut slot, Some(msg)).is_none() {
+            unreachable!("dispatch: pooled slots are unique")
         }
         self.backlog.push_back(Entry {
             slot,
@@ -479,7 +523,7 @@ impl<T> Core<T> {
                 self.assign(ci, entry, &mut fx.wakes);
             }
         }
-        while self.closed || self.has_room() {
+        while !self.publishers.is_empty() && (self.closed || self.has_room()) {
             if !fx.wakes.can_push() {
                 return false;
             }
@@ -650,6 +694,7 @@ impl<T> Core<T> {
             current: 0,
             ewma_ns: 0.0,
             ewma_at: 0,
+            adaptive_weight: 1,
             mean_ns: 0.0,
             cursor,
             redo: VecDeque::new(),
@@ -682,6 +727,7 @@ impl<T> Core<T> {
             })
             .unwrap_or(self.order.len());
         self.order.insert(at, ci);
+        self.weights_for = None;
         self.reserve_slots();
         (ci, id, acks)
     }
@@ -713,6 +759,7 @@ impl<T> Core<T> {
         };
         self.vacant.push(ci);
         self.order.retain(|&o| o != ci);
+        self.weights_for = None;
         self.in_flight -= c.unacked;
         if self.broadcast() {
             for flight in c.window.drain(..).flatten() {
@@ -867,6 +914,7 @@ impl<T> Core<T> {
 
     pub(super) fn set_weight(&mut self, ci: usize, weight: u32) {
         self.consumer(ci).weight = weight;
+        self.weights_for = None;
     }
 
     pub(super) fn prefetch(&mut self, ci: usize) -> usize {

@@ -100,6 +100,7 @@ impl Acks {
 
     /// Adaptive: records the times of the delivery `token` names, before
     /// [`try_ack`](Self::try_ack) publishes them (no-op past the stamps).
+    #[inline]
     pub(in crate::dispatch) fn stamp(&self, token: &Token) {
         if let Some(stamp) = self.stamps.get(token.window) {
             stamp.handed_at.store(token.handed_at, Ordering::Relaxed);
@@ -120,6 +121,7 @@ impl Acks {
     /// Marks window index `at` acked unless the word is `HOT` or `CLOSED`
     /// (or `at` has no bit). On `true` the ack is done: the caller must
     /// have leaked its clone of the slot first, as the core releases it.
+    #[inline]
     pub(in crate::dispatch) fn try_ack(&self, at: usize) -> bool {
         if at >= LAZY_SLOTS {
             return false;
@@ -144,11 +146,13 @@ impl Acks {
     }
 
     /// Whether a delivery can skip the attempt (a cheap, racy peek).
+    #[inline]
     pub(in crate::dispatch) fn looks_hot(&self) -> bool {
         self.word.load(Ordering::Relaxed) & (HOT | CLOSED) != 0
     }
 
     /// Under the lock: takes the acked indices (bits `0..62`).
+    #[inline]
     pub(super) fn collect(&self) -> u64 {
         if self.word.load(Ordering::Relaxed) & INDICES == 0 {
             return 0;
@@ -195,6 +199,7 @@ impl<T> Core<T> {
     /// Makes each consumer's `HOT` flag say whether anyone waits on its
     /// acks; returns whether that settled acks made before it was set (the
     /// caller pumps again).
+    #[inline]
     pub(in crate::dispatch) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
         // A settle hook (the RabbitMQ bridge) must see each ack when it
         // happens, not at the next locked operation: its acks stay locked.
@@ -202,6 +207,11 @@ impl<T> Core<T> {
         if all == self.hot_all && !self.hot_dirty {
             return false;
         }
+        self.resync_hot(all, fx)
+    }
+
+    /// [`sync_hot`](Self::sync_hot) when something changed.
+    fn resync_hot(&mut self, all: bool, fx: &mut Effects<T>) -> bool {
         self.hot_all = all;
         self.hot_dirty = false;
         let mut settled = false;
@@ -240,6 +250,15 @@ impl<T> Core<T> {
                 bits &= bits - 1;
                 self.settle_lazy_at(ci, at, fx);
             }
+            return;
+        }
+        if bits.is_power_of_two() {
+            // One ack (the common case): nothing to order.
+            let at = bits.trailing_zeros() as usize;
+            let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
+            self.settle_lazy_at(ci, at, fx);
+            self.time_ack(ci, handed_at, acked_at);
+            self.adapt_limits();
             return;
         }
         // (acked_at, handed_at, window index), oldest ack first.

@@ -43,6 +43,7 @@ pub(in crate::dispatch) struct Wakes {
 impl Wakes {
     const CAPACITY: usize = 4;
 
+    #[inline]
     pub(super) const fn new() -> Self {
         Self {
             wakers: [const { None }; Self::CAPACITY],
@@ -51,11 +52,13 @@ impl Wakes {
     }
 
     /// Whether another waker fits.
+    #[inline]
     pub(super) fn can_push(&self) -> bool {
         self.len < Self::CAPACITY
     }
 
     /// Adds a waker; the caller checks [`can_push`](Self::can_push) first.
+    #[inline]
     pub(super) fn push(&mut self, waker: Waker) {
         debug_assert!(self.can_push());
         self.wakers[self.len] = Some(waker);
@@ -63,6 +66,7 @@ impl Wakes {
     }
 
     /// Wakes and forgets every gathered waker.
+    #[inline]
     pub(in crate::dispatch) fn wake_all(&mut self) {
         for slot in &mut self.wakers[..self.len] {
             if let Some(waker) = slot.take() {
@@ -74,6 +78,7 @@ impl Wakes {
 }
 
 impl Drop for Wakes {
+    #[inline]
     fn drop(&mut self) {
         self.wake_all();
     }

@@ -107,24 +107,25 @@ impl<T> Core<T> {
     /// strategy): the least recently picked consumer with credit among the
     /// highest priority that has any.
     fn least_recent(&self) -> Option<usize> {
-        let mut best: Option<(usize, u64)> = None;
-        let mut priority = None;
+        // Turns start at 0 and count picks: never `u64::MAX`, so the first
+        // consumer with credit always becomes `best`.
+        let mut best = None;
+        let mut best_turn = u64::MAX;
+        let mut priority = 0;
         for &ci in &self.order {
             let Some(c) = &self.consumers[ci] else {
                 unreachable!("dispatch: ordered consumer is vacant")
             };
-            if priority.is_some_and(|p| p != c.priority) {
+            if best.is_some() && c.priority != priority {
                 break;
             }
-            if !c.has_credit() {
-                continue;
-            }
-            priority = Some(c.priority);
-            if best.is_none_or(|(_, turn)| c.turn < turn) {
-                best = Some((ci, c.turn));
+            if c.has_credit() && c.turn < best_turn {
+                best = Some(ci);
+                best_turn = c.turn;
+                priority = c.priority;
             }
         }
-        best.map(|(ci, _)| ci)
+        best
     }
 
     /// The other strategies, over the highest priority group with credit.
@@ -148,26 +149,42 @@ impl<T> Core<T> {
             Strategy::LeastLoaded => least_loaded(consumers, group),
             Strategy::Weighted => swrr(consumers, group, |c| i64::from(c.weight)),
             Strategy::Adaptive => {
-                let (sum, known) = group
-                    .iter()
-                    .filter_map(|&ci| consumers[ci].as_ref())
-                    .filter(|c| c.ewma_ns > 0.0)
-                    .fold((0.0, 0u32), |(sum, n), c| (sum + c.ewma_ns, n + 1));
-                let mean = if known == 0 {
-                    1.0
-                } else {
-                    sum / f64::from(known)
-                };
-                // Relative to the group's mean latency, so the weights keep
-                // one scale whatever the latencies (a jump of scale would
-                // leave SWRR's current values far off for a long time).
-                swrr(consumers, group, |c| {
-                    let latency = if c.ewma_ns > 0.0 { c.ewma_ns } else { mean };
-                    (f64::from(c.weight) * SCALE * mean / latency).clamp(1.0, 1e12) as i64
-                })
+                // The weights change only with a latency sample, a weight
+                // or the group's members: computed again after any of
+                // those (`weights_for` is then cleared), not per pick.
+                if self.weights_for != Some(priority) {
+                    adaptive_weights(consumers, group);
+                    self.weights_for = Some(priority);
+                }
+                swrr(consumers, group, |c| c.adaptive_weight)
             }
         };
         Some(chosen)
+    }
+}
+
+/// Adaptive: sets each group member's SWRR weight, `weight * SCALE *
+/// mean / latency`, relative to the group's mean latency so the weights
+/// keep one scale whatever the latencies (a jump of scale would leave
+/// SWRR's current values far off for a long time); a consumer without a
+/// sample yet counts with the mean.
+fn adaptive_weights<T>(consumers: &mut [Option<ConsumerState<T>>], group: &[usize]) {
+    let (sum, known) = group
+        .iter()
+        .filter_map(|&ci| consumers[ci].as_ref())
+        .filter(|c| c.ewma_ns > 0.0)
+        .fold((0.0, 0u32), |(sum, n), c| (sum + c.ewma_ns, n + 1));
+    let mean = if known == 0 {
+        1.0
+    } else {
+        sum / f64::from(known)
+    };
+    for &ci in group {
+        if let Some(c) = consumers[ci].as_mut() {
+            let latency = if c.ewma_ns > 0.0 { c.ewma_ns } else { mean };
+            c.adaptive_weight =
+                (f64::from(c.weight) * SCALE * mean / latency).clamp(1.0, 1e12) as i64;
+        }
     }
 }
 

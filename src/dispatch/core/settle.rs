@@ -87,6 +87,7 @@ impl<T> Core<T> {
         let c = self.consumer(ci);
         let started = c.ewma_at.max(handed_at);
         c.observe(acked_at.saturating_sub(started), acked_at);
+        self.weights_for = None;
     }
 
     /// A nack or drop when the settle hook decides: counted as a nack (or,
@@ -164,9 +165,13 @@ impl<T> Core<T> {
     /// [`release`](Self::release), but the message of a last clone is
     /// returned instead of dropped.
     pub(in crate::dispatch) fn release_take(&mut self, mut slot: Arc<Slot<T>>) -> Option<T> {
-        let s = Arc::get_mut(&mut slot)?;
-        let msg = s.msg.take();
-        let dead = s.dead.swap(false, Ordering::Relaxed);
+        let msg = self.swap_unique(&mut slot, None)?;
+        // Unique: a plain load, and a store only if set (rare), rather than
+        // a read-modify-write on every message.
+        let dead = slot.dead.load(Ordering::Relaxed);
+        if dead {
+            slot.dead.store(false, Ordering::Relaxed);
+        }
         self.pool.push(slot);
         let msg = msg?;
         if dead {
@@ -184,7 +189,7 @@ impl<T> Core<T> {
         mut slot: Arc<Slot<T>>,
         fx: &mut Effects<T>,
     ) {
-        let Some(s) = Arc::get_mut(&mut slot) else {
+        let Some(msg) = self.swap_unique(&mut slot, None) else {
             if slot.dead.swap(true, Ordering::Relaxed) {
                 // Already marked by another holder (a broadcast copy): one
                 // message can be dead-lettered once.
@@ -192,7 +197,6 @@ impl<T> Core<T> {
             }
             return;
         };
-        let msg = s.msg.take();
         self.pool.push(slot);
         if let Some(msg) = msg {
             if let Err(msg) = self.send_dead(ci, msg) {
