@@ -38,7 +38,7 @@ pub(super) use self::effects::{Clock, Wakes};
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
-use crate::sync::{Arc, AtomicBool, UnsafeCell};
+use crate::sync::{Arc, AtomicBool, Ordering, UnsafeCell, fence};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
@@ -380,6 +380,11 @@ impl<T> Core<T> {
         if Arc::strong_count(slot) != 1 {
             return None;
         }
+        // `strong_count` is a relaxed load. Should a clone ever be dropped
+        // outside the lock, this fence (as in `Arc::get_mut`) makes its
+        // holder's reads of the message happen before the write below, via
+        // the release decrement of its drop. Free on x86.
+        fence(Ordering::Acquire);
         // SAFETY: `slot` is the only clone and the lock is held (above), and
         // it is borrowed mutably, so no `Slot::get` borrow of it is alive:
         // no one else can read or write the cell now.
