@@ -853,14 +853,7 @@ impl<T> Core<T> {
             let Some(flight) = c.window[at].take() else {
                 unreachable!("dispatch: ready entry is vacant")
             };
-            c.free.push(at);
-            c.unacked -= 1;
-            c.stats.acked += 1;
-            self.in_flight -= 1;
-            self.totals.acked += 1;
-            if let Some(settle) = &self.settle {
-                settle(flight.slot.get(), Settle::Ack);
-            }
+            self.count_ack(ci, at, &flight.slot);
             return Some(Received {
                 slot: flight.slot,
                 token: None,

@@ -296,14 +296,7 @@ impl<T> Core<T> {
         // gave up the pointer: this is the one drop of that clone. The
         // window's own clone keeps the count above zero.
         unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
-        c.free.push(at);
-        c.unacked -= 1;
-        c.stats.acked += 1;
-        self.in_flight -= 1;
-        self.totals.acked += 1;
-        if let Some(settle) = &self.settle {
-            settle(flight.slot.get(), super::Settle::Ack);
-        }
+        self.count_ack(ci, at, &flight.slot);
         self.release(flight.slot, fx);
     }
 }

@@ -7,6 +7,21 @@ use crate::dispatch::{Requeue, Strategy};
 use crate::sync::{Arc, Ordering};
 
 impl<T> Core<T> {
+    /// Counts the ack of the entry at `at` of `ci`'s window, which the
+    /// caller has taken out (an auto-ack `recv`, or a lock-free ack being
+    /// collected), and tells the settle hook.
+    pub(super) fn count_ack(&mut self, ci: usize, at: usize, slot: &Slot<T>) {
+        let c = self.consumer(ci);
+        c.free.push(at);
+        c.unacked -= 1;
+        c.stats.acked += 1;
+        self.in_flight -= 1;
+        self.totals.acked += 1;
+        if let Some(settle) = &self.settle {
+            settle(slot.get(), Settle::Ack);
+        }
+    }
+
     /// Ends a delivery: `token` names its window entry (`None` for
     /// auto-ack), `slot` is its clone of the message. If the token is stale
     /// (its consumer was dropped) or absent, only the clone is handed back.
