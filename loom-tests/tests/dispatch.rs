@@ -288,27 +288,28 @@ fn consumer_with_buffered_deliveries_dropped_racing_recv() {
 /// while A waits in `recv` for its next message, held back by prefetch 1:
 /// however the ack and the recv's registration interleave, the ack is
 /// settled and A is woken with the next message.
+fn ack_racing_its_consumers_recv(queue: Dispatcher<Track<u32>>) {
+    let mut a = queue.subscribe(Subscription::prefetch(1));
+    let publisher = queue.publisher();
+    for n in 0..2 {
+        publisher
+            .try_publish(Track::new(n))
+            .unwrap_or_else(|_| panic!("room"));
+    }
+    let first = a.try_recv().unwrap();
+    assert_eq!(id(&first), 0);
+    let acker = thread::spawn(move || first.ack());
+    let next = block_on(a.recv()).unwrap();
+    assert_eq!((id(&next), next.redelivered()), (1, false));
+    next.ack();
+    acker.join().unwrap();
+    let s = queue.stats();
+    assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+}
+
 #[test]
 fn lock_free_ack_racing_its_consumers_recv() {
-    model(|| {
-        let queue = Dispatcher::builder().build();
-        let mut a = queue.subscribe(Subscription::prefetch(1));
-        let publisher = queue.publisher();
-        for n in 0..2 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
-        }
-        let first = a.try_recv().unwrap();
-        assert_eq!(id(&first), 0);
-        let acker = thread::spawn(move || first.ack());
-        let next = block_on(a.recv()).unwrap();
-        assert_eq!((id(&next), next.redelivered()), (1, false));
-        next.ack();
-        acker.join().unwrap();
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
-    });
+    model(|| ack_racing_its_consumers_recv(Dispatcher::builder().build()));
 }
 
 /// The same under Adaptive, whose acks also skip the lock (carrying their
@@ -316,25 +317,12 @@ fn lock_free_ack_racing_its_consumers_recv() {
 #[test]
 fn adaptive_lock_free_ack_racing_its_consumers_recv() {
     model(|| {
-        let queue = Dispatcher::builder()
-            .strategy(Strategy::Adaptive)
-            .clock(|| Duration::from_millis(1))
-            .build();
-        let mut a = queue.subscribe(Subscription::prefetch(1));
-        let publisher = queue.publisher();
-        for n in 0..2 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
-        }
-        let first = a.try_recv().unwrap();
-        let acker = thread::spawn(move || first.ack());
-        let next = block_on(a.recv()).unwrap();
-        assert_eq!((id(&next), next.redelivered()), (1, false));
-        next.ack();
-        acker.join().unwrap();
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+        ack_racing_its_consumers_recv(
+            Dispatcher::builder()
+                .strategy(Strategy::Adaptive)
+                .clock(|| Duration::from_millis(1))
+                .build(),
+        )
     });
 }
 
