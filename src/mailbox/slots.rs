@@ -728,32 +728,27 @@ mod tests {
     /// (a lost wake-up would deadlock the model).
     #[test]
     fn loom_park_racing_pop_release() {
-        model(|| {
-            let slots = Arc::new(Slots::new(1));
-            slots.try_acquire().unwrap();
-            let receiver = {
-                let slots = Arc::clone(&slots);
-                thread::spawn(move || slots.release_popped(1))
-            };
-            assert!(wait(&slots));
-            receiver.join().unwrap();
-            assert_eq!(slots.in_use(), 1);
-            assert_no_waiters(&slots);
-        });
+        park_racing(|slots| slots.release_popped(1));
     }
 
     /// Full because of a permit; the permit is dropped while a sender parks.
     #[test]
     fn loom_park_racing_permit_drop() {
-        model(|| {
+        park_racing(Slots::release_unused);
+    }
+
+    /// The one slot is taken; another thread frees it with `free` while a
+    /// sender parks for it: the sender gets it, and no waiter is left.
+    fn park_racing(free: fn(&Slots)) {
+        model(move || {
             let slots = Arc::new(Slots::new(1));
             slots.try_acquire().unwrap();
-            let permit = {
+            let freer = {
                 let slots = Arc::clone(&slots);
-                thread::spawn(move || slots.release_unused())
+                thread::spawn(move || free(&slots))
             };
             assert!(wait(&slots));
-            permit.join().unwrap();
+            freer.join().unwrap();
             assert_eq!(slots.in_use(), 1);
             assert_no_waiters(&slots);
         });
