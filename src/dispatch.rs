@@ -149,22 +149,24 @@ pub enum Strategy {
     /// Choose [`Adaptive`](Self::Adaptive) for shares that follow speed.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's peak-EWMA of its service time (from when `recv`
-    /// hands the delivery out, or from its previous ack if later, to the
-    /// ack, read before the ack waits for the dispatcher's lock: time the
-    /// task spends waiting or yielding inside `recv` is not counted; a
-    /// slower sample counts at once, a faster one decays in with time
-    /// constant 100 ms). Time comes from [`Builder::clock`].
+    /// each consumer's mean service time (from when `recv` hands the
+    /// delivery out, or from its previous ack if later, to the ack, read
+    /// before the ack waits for the dispatcher's lock: time the task spends
+    /// waiting or yielding inside `recv` is not counted). The mean is an
+    /// exponentially weighted average over about 16 deliveries, each sample
+    /// counting as at most 4 times the mean, so one stall (the task
+    /// descheduled mid-delivery) neither starves a consumer nor lingers,
+    /// and consumers of equal speed keep equal shares. A consumer without
+    /// a sample yet counts as the fastest. Time comes from
+    /// [`Builder::clock`].
     ///
     /// Each consumer's window is also capped by its speed: `prefetch *
-    /// fastest / own`, rounded up, at least 1, from each consumer's *mean*
-    /// service time (an average over about 16 deliveries, each sample
-    /// counting as at most 4 times the mean, so one stall neither starves
-    /// a consumer nor lingers). Whenever assignment is bounded by windows —
-    /// under a backlog, or when a burst of messages finds every window with
-    /// room — the windows, not the picks, decide the shares: a consumer
-    /// four times slower holds a quarter of the messages, so it gets about
-    /// a quarter of the others' share and delays fewer messages. This cap
+    /// fastest / own`, rounded up, at least 1, from the same means.
+    /// Whenever assignment is bounded by windows — under a backlog, or when
+    /// a burst of messages finds every window with room — the windows, not
+    /// the picks, decide the shares: a consumer four times slower holds a
+    /// quarter of the messages, so it gets about a quarter of the others'
+    /// share and delays fewer messages. This cap
     /// is why a consumer may be left with free prefetch while the backlog
     /// waits: its prefetch is the upper bound, its speed the window.
     Adaptive,

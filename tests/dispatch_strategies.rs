@@ -202,7 +202,7 @@ fn adaptive_weights_follow_observed_latency() {
 }
 
 #[test]
-fn adaptive_peak_reacts_at_once_and_decays_slowly() {
+fn adaptive_one_stall_moves_the_shares_little() {
     let now = Arc::new(AtomicU64::new(0));
     let clock = Arc::clone(&now);
     let queue = Dispatcher::<u32>::builder()
@@ -225,7 +225,9 @@ fn adaptive_peak_reacts_at_once_and_decays_slowly() {
         now.store(t + ms_a.max(ms_b), Ordering::Relaxed);
     };
     round(1, 1, &mut a, &mut b);
-    // One slow sample makes b's latency 8 ms at once (peak).
+    // One stall: b takes 8 ms once. The sample counts as 4 times b's mean
+    // (1 ms), and with a 1/16 gain the mean becomes 1.1875 ms: weights
+    // 1 : 1/1.1875, so b keeps most of its share instead of an eighth.
     round(1, 8, &mut a, &mut b);
     let before = delivered(&queue);
     for _ in 0..90 {
@@ -233,7 +235,7 @@ fn adaptive_peak_reacts_at_once_and_decays_slowly() {
     }
     let d = delivered(&queue);
     let (ga, gb) = (d[0] - before[0], d[1] - before[1]);
-    assert!(ga.abs_diff(80) <= 2 && gb.abs_diff(10) <= 2, "{ga} {gb}");
+    assert!(ga.abs_diff(49) <= 2 && gb.abs_diff(41) <= 2, "{ga} {gb}");
     drop((a, b));
 }
 

@@ -203,18 +203,17 @@ struct ConsumerState<T> {
     ready: VecDeque<usize>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
-    /// Strategy state: when it was last picked (round robin order),
-    /// smooth weighted round-robin's current weight, peak-EWMA latency in
-    /// ns (0: no sample yet) and when it was last updated.
+    /// Strategy state: when it was last picked (round robin order) and
+    /// smooth weighted round-robin's current weight.
     turn: u64,
     current: i64,
-    ewma_ns: f64,
-    ewma_at: u64,
-    /// Adaptive: its SWRR weight, from `ewma_ns` (valid while
+    /// Adaptive: when it last acked (clock ns; 0: never).
+    acked_at: u64,
+    /// Adaptive: its SWRR weight, from `mean_ns` (valid while
     /// `Core::weights_for` is set).
     adaptive_weight: i64,
     /// Adaptive: mean service time in ns (0: no sample yet), each sample
-    /// clamped (see `pick`): sizes the window.
+    /// clamped (see `pick`): weighs picks and sizes the window.
     mean_ns: f64,
     /// Broadcast: sequence number of the next log entry for it, and its own
     /// requeued copies (served first).
@@ -697,8 +696,7 @@ impl<T> Core<T> {
             waker: None,
             turn: 0,
             current: 0,
-            ewma_ns: 0.0,
-            ewma_at: 0,
+            acked_at: 0,
             adaptive_weight: 1,
             mean_ns: 0.0,
             cursor,

@@ -13,26 +13,31 @@
 //!   its weight to its current value, the largest current wins and loses
 //!   the sum of the candidates' weights. Over a cycle of that sum, each gets
 //!   exactly its weight, interleaved rather than in bursts.
-//! - Adaptive: the same with weights `weight * mean / latency`, latency being the
-//!   consumer's peak-EWMA of its service time, `recv` to ack (Finagle's and
-//!   Linkerd's load metric); see also `adapt_limits`, which scales each
-//!   consumer's window by its speed: a sample above the average replaces it at once, one
-//!   below decays into it with time constant [`DECAY`]. A consumer without
-//!   a sample yet counts with the group's mean. Dividing by the mean keeps
-//!   the weights on one scale, so SWRR's state stays meaningful as
-//!   latencies move.
+//! - Adaptive: the same with weights `weight * fastest / mean`, `mean`
+//!   being the consumer's average service time, `recv` to ack, and
+//!   `fastest` the lowest such mean in the group (so the weights keep one
+//!   scale, at most `weight * SCALE`, and SWRR's state stays meaningful as
+//!   latencies move). The average is an EWMA over about 16 samples, each
+//!   sample counted as at most 4 times the current mean, so one stall (the
+//!   thread descheduled mid-delivery) moves it little. A consumer without a
+//!   sample yet counts as the fastest. See also `adapt_limits`, which
+//!   scales each consumer's window by the same speed.
+//!
+//!   A peak-EWMA (a slower sample replaces the average at once, a faster
+//!   one decays in over 100 ms), which DESIGN.md names as an example, was
+//!   used before: with equal consumers on a busy runtime every
+//!   descheduling is such a peak, and shares drifted to a Jain index of
+//!   about 0.99; the clamped mean keeps it at 0.9999+ and still gives a
+//!   consumer 4 times slower about a quarter of the others' share.
 
 use super::{ConsumerState, Core};
 use crate::dispatch::Strategy;
-use std::time::Duration;
 
-/// Time constant of the adaptive strategy's latency average.
-pub(in crate::dispatch) const DECAY: Duration = Duration::from_millis(100);
-
-/// Scale of adaptive weights: `weight * SCALE * mean_latency / latency`.
+/// Scale of adaptive weights: `weight * SCALE * fastest / mean`.
 const SCALE: f64 = 1024.0;
 
-/// Weight of one sample in the mean service time behind Adaptive windows.
+/// Weight of one sample in the mean service time behind Adaptive weights
+/// and windows.
 const MEAN_GAIN: f64 = 1.0 / 16.0;
 
 /// A sample counts as at most this many times the current mean, so one
@@ -40,10 +45,9 @@ const MEAN_GAIN: f64 = 1.0 / 16.0;
 const MEAN_CLAMP: f64 = 4.0;
 
 impl<T> ConsumerState<T> {
-    /// Records one service-time sample at time `now` (ns): into the
-    /// peak-EWMA that weighs picks, and into the clamped mean that sizes
-    /// windows.
-    pub(super) fn observe(&mut self, rtt_ns: u64, now: u64) {
+    /// Records one service-time sample into the clamped mean that weighs
+    /// picks and sizes windows.
+    pub(super) fn observe(&mut self, rtt_ns: u64) {
         let rtt = (rtt_ns as f64).max(1.0);
         if self.mean_ns == 0.0 {
             self.mean_ns = rtt;
@@ -51,22 +55,13 @@ impl<T> ConsumerState<T> {
             let sample = rtt.min(self.mean_ns * MEAN_CLAMP);
             self.mean_ns += (sample - self.mean_ns) * MEAN_GAIN;
         }
-        if self.ewma_ns == 0.0 || rtt > self.ewma_ns {
-            self.ewma_ns = rtt;
-        } else {
-            let dt = now.saturating_sub(self.ewma_at) as f64;
-            let keep = (-dt / DECAY.as_nanos() as f64).exp();
-            self.ewma_ns = self.ewma_ns * keep + rtt * (1.0 - keep);
-        }
-        self.ewma_at = now;
     }
 }
 
 impl<T> Core<T> {
     /// Adaptive: grants each consumer a window in proportion to its speed,
     /// `ceil(prefetch * fastest_mean / mean)`, at least 1, `mean` being the
-    /// clamped mean service time (not the peak-EWMA: a window sized by one
-    /// stall would starve its consumer for the decay's 100 ms). Whenever a
+    /// clamped mean service time. Whenever a
     /// burst of messages finds every window with room, or under a backlog
     /// where every window refills as soon as it has room, the windows'
     /// sizes, not the picks, decide the shares; a slow consumer holding
@@ -164,26 +159,22 @@ impl<T> Core<T> {
 }
 
 /// Adaptive: sets each group member's SWRR weight, `weight * SCALE *
-/// mean / latency`, relative to the group's mean latency so the weights
-/// keep one scale whatever the latencies (a jump of scale would leave
-/// SWRR's current values far off for a long time); a consumer without a
-/// sample yet counts with the mean.
+/// fastest / mean`; a consumer without a sample yet counts as the fastest.
 fn adaptive_weights<T>(consumers: &mut [Option<ConsumerState<T>>], group: &[usize]) {
-    let (sum, known) = group
+    let fastest = group
         .iter()
         .filter_map(|&ci| consumers[ci].as_ref())
-        .filter(|c| c.ewma_ns > 0.0)
-        .fold((0.0, 0u32), |(sum, n), c| (sum + c.ewma_ns, n + 1));
-    let mean = if known == 0 {
-        1.0
-    } else {
-        sum / f64::from(known)
-    };
+        .map(|c| c.mean_ns)
+        .filter(|&l| l > 0.0)
+        .fold(f64::INFINITY, f64::min);
     for &ci in group {
         if let Some(c) = consumers[ci].as_mut() {
-            let latency = if c.ewma_ns > 0.0 { c.ewma_ns } else { mean };
-            c.adaptive_weight =
-                (f64::from(c.weight) * SCALE * mean / latency).clamp(1.0, 1e12) as i64;
+            let speed = if c.mean_ns > 0.0 && fastest.is_finite() {
+                fastest / c.mean_ns
+            } else {
+                1.0
+            };
+            c.adaptive_weight = (f64::from(c.weight) * SCALE * speed).clamp(1.0, 1e12) as i64;
         }
     }
 }

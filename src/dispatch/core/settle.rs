@@ -100,8 +100,9 @@ impl<T> Core<T> {
     /// (`adapt_limits`).
     pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) {
         let c = self.consumer(ci);
-        let started = c.ewma_at.max(handed_at);
-        c.observe(acked_at.saturating_sub(started), acked_at);
+        let started = c.acked_at.max(handed_at);
+        c.observe(acked_at.saturating_sub(started));
+        c.acked_at = acked_at;
         self.weights_for = None;
     }
 
