@@ -914,6 +914,100 @@ mod dispatch {
     }
 
     #[test]
+    fn close_wakes_a_pending_recv_with_none_when_nothing_is_left() {
+        let queue = Dispatcher::<u32>::new();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        let mut recv = consumer.recv();
+        let woken = pend(&mut recv);
+        queue.close();
+        assert!(woken.get() >= 1);
+        assert!(matches!(recv.now_or_never(), Some(None)));
+    }
+
+    #[test]
+    fn the_last_handle_dropped_wakes_a_pending_recv_with_none() {
+        let queue = Dispatcher::<u32>::new();
+        let publisher = queue.publisher();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        let mut recv = consumer.recv();
+        let woken = pend(&mut recv);
+        drop(queue);
+        assert_eq!(woken.get(), 0, "a publisher keeps it open");
+        drop(publisher);
+        assert!(woken.get() >= 1);
+        assert!(matches!(recv.now_or_never(), Some(None)));
+    }
+
+    #[test]
+    fn a_consumer_subscribing_after_close_still_drains_the_backlog() {
+        let queue = Dispatcher::<u32>::new();
+        let publisher = queue.publisher();
+        publisher.try_publish(1).unwrap();
+        publisher.try_publish(2).unwrap();
+        queue.close();
+        let mut consumer = queue.subscribe(Subscription::prefetch(4));
+        futures::executor::block_on(async {
+            let mut got = Vec::new();
+            while let Some(d) = consumer.recv().await {
+                got.push(*d);
+                d.ack();
+            }
+            assert_eq!(got, [1, 2]);
+        });
+    }
+
+    #[test]
+    fn a_consumer_dropped_on_the_last_attempt_dead_letters_what_it_held() {
+        let (dlq, mut dead) = mailbox::bounded::<u32>(4);
+        let queue = Dispatcher::<u32>::builder()
+            .max_attempts(1)
+            .dead_letter(dlq)
+            .build();
+        let mut consumer = queue.subscribe(Subscription::prefetch(1));
+        queue.publisher().try_publish(1).unwrap();
+        let held = consumer.try_recv().unwrap();
+        assert_eq!(held.attempt(), 1);
+        drop(consumer);
+        // The stale delivery still reads the message, so it moves to the
+        // dead-letter mailbox once that delivery is gone.
+        assert_eq!(*held, 1);
+        drop(held);
+        assert_eq!(
+            dead.try_recv(),
+            Ok(1),
+            "delivered at most max_attempts times"
+        );
+        let s = queue.stats();
+        assert_eq!(
+            (s.dead_lettered, s.dropped, s.backlog, s.in_flight),
+            (1, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn broadcast_messages_wait_for_the_first_consumer() {
+        let queue = Dispatcher::<u32>::builder()
+            .strategy(Strategy::Broadcast)
+            .build();
+        let publisher = queue.publisher();
+        publisher.try_publish(1).unwrap();
+        let mut a = queue.subscribe(Subscription::prefetch(4));
+        let mut b = queue.subscribe(Subscription::prefetch(4));
+        publisher.try_publish(2).unwrap();
+        let take = |c: &mut flowgate::dispatch::Consumer<u32>| {
+            let d = c.try_recv().unwrap();
+            let v = *d;
+            d.ack();
+            v
+        };
+        assert_eq!(take(&mut a), 1);
+        assert_eq!(take(&mut a), 2);
+        assert_eq!(take(&mut b), 2, "a later subscriber gets later messages");
+        assert_eq!(b.try_recv().unwrap_err(), TryRecvError::Empty);
+        assert_eq!(a.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[test]
     fn stats_is_a_plain_struct() {
         let queue = Dispatcher::<u32>::new();
         queue.publisher().try_publish(1).unwrap();
