@@ -43,7 +43,6 @@ impl<T> PublishError<T> {
 /// assert_eq!(publisher.try_publish(3), Err(TryPublishError::Closed(3)));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum TryPublishError<T> {
     /// The backlog is at its capacity (or publishers are already waiting).
     Full(T),
@@ -84,7 +83,6 @@ impl<T> TryPublishError<T> {
 /// assert_eq!(consumer.try_recv().unwrap_err(), TryRecvError::Closed);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum TryRecvError {
     /// Nothing is assigned to this consumer right now.
     Empty,
