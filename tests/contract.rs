@@ -321,6 +321,150 @@ mod mailbox {
         let _ = pend(&mut send);
     }
 
+    /// A seeded random walk over `try_send`, owned permits (reserved,
+    /// sent, released, dropped), `try_recv`, sender clones and drops, and
+    /// `close`, against a plain queue model under each overflow policy:
+    /// exact capacity, FIFO, eviction under `DropOldest`, typed refusals,
+    /// and every message received or dropped exactly once.
+    fn mailbox_walk(overflow: Overflow, seed: u64) {
+        use flowgate::mailbox::OwnedPermit;
+        use std::collections::VecDeque;
+        let mut rng = seed.max(1);
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        const CAP: usize = 3;
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = Builder::new(CAP).overflow(overflow).build::<Counted>();
+        let mut senders = vec![tx];
+        let mut permits: Vec<OwnedPermit<Counted>> = Vec::new();
+        let mut model: VecDeque<u32> = VecDeque::new();
+        let mut closed = false;
+        let mut evicted = 0usize;
+        let mut received = 0usize;
+        let mut id = 0u32;
+        for step in 0..400 {
+            // Closing and the last sender's drop come late in the walk.
+            let late = step > 300;
+            let outstanding = model.len() + permits.len();
+            match next(9) {
+                0 | 1 if !senders.is_empty() => {
+                    let tx = &senders[next(senders.len() as u64) as usize];
+                    let msg = Counted(id, Arc::clone(&drops));
+                    let r = tx.try_send(msg);
+                    match r {
+                        Ok(()) => {
+                            assert!(!closed);
+                            if outstanding == CAP {
+                                assert_eq!(overflow, Overflow::DropOldest);
+                                model.pop_front().unwrap();
+                                evicted += 1;
+                            } else {
+                                assert!(outstanding < CAP);
+                            }
+                            model.push_back(id);
+                        }
+                        Err(TrySendError::Full(m)) => {
+                            assert!(!closed);
+                            assert_eq!(outstanding, CAP, "Full only when every slot is taken");
+                            if overflow == Overflow::DropOldest {
+                                assert!(model.is_empty(), "DropOldest evicts when it can");
+                            }
+                            assert_eq!(m.0, id);
+                        }
+                        Err(TrySendError::Closed(m)) => {
+                            assert!(closed);
+                            assert_eq!(m.0, id);
+                        }
+                    }
+                    id += 1;
+                }
+                2 if !senders.is_empty() => {
+                    let tx = senders[next(senders.len() as u64) as usize].clone();
+                    match tx.reserve_owned().now_or_never() {
+                        Some(Ok(permit)) => {
+                            assert!(!closed && outstanding < CAP);
+                            permits.push(permit);
+                        }
+                        Some(Err(_)) => assert!(closed),
+                        None => assert!(!closed && outstanding == CAP),
+                    }
+                }
+                3 if !permits.is_empty() => {
+                    let permit = permits.swap_remove(next(permits.len() as u64) as usize);
+                    match next(3) {
+                        0 => {
+                            // A permit reserved before close still delivers.
+                            let tx = permit.send(Counted(id, Arc::clone(&drops)));
+                            model.push_back(id);
+                            id += 1;
+                            drop(tx);
+                        }
+                        1 => drop(permit.release()),
+                        _ => drop(permit),
+                    }
+                }
+                4 | 5 => match rx.try_recv() {
+                    Ok(m) => {
+                        assert_eq!(Some(m.0), model.pop_front(), "FIFO");
+                        received += 1;
+                    }
+                    Err(TryRecvError::Empty) => {
+                        assert!(model.is_empty());
+                        assert!(!(closed || senders.is_empty()) || !permits.is_empty());
+                    }
+                    Err(TryRecvError::Closed) => {
+                        assert!(model.is_empty() && permits.is_empty());
+                        assert!(closed || senders.is_empty());
+                    }
+                },
+                6 if senders.len() < 3 && !senders.is_empty() => {
+                    let tx = senders[0].clone();
+                    senders.push(tx);
+                }
+                7 if !senders.is_empty() && (senders.len() > 1 || (late && next(30) == 0)) => {
+                    senders.swap_remove(next(senders.len() as u64) as usize);
+                }
+                8 if late && next(20) == 0 => {
+                    rx.close();
+                    closed = true;
+                }
+                _ => {}
+            }
+            assert_eq!(rx.len(), model.len());
+            if let Some(tx) = senders.first() {
+                assert_eq!(tx.dropped(), evicted);
+                assert_eq!(tx.is_closed(), closed);
+            }
+        }
+        drop(permits);
+        drop(senders);
+        while let Ok(m) = rx.try_recv() {
+            assert_eq!(Some(m.0), model.pop_front());
+            received += 1;
+        }
+        assert!(model.is_empty());
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Closed)));
+        drop(rx);
+        // Every message made (refused ones came back and were dropped by us).
+        assert_eq!(drops.load(Ordering::SeqCst), id as usize);
+        if std::env::var_os("CONTRACT_WALK_STATS").is_some() {
+            eprintln!("{overflow:?}: made {id}, received {received}, evicted {evicted}");
+        }
+    }
+
+    #[test]
+    fn mailbox_random_walks_match_a_queue_model() {
+        for seed in 1..=30u64 {
+            for overflow in [Overflow::Block, Overflow::DropOldest, Overflow::RejectNew] {
+                mailbox_walk(overflow, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            }
+        }
+    }
+
     #[test]
     #[should_panic(expected = "capacity")]
     fn bounded_zero_panics_with_a_clear_message() {
