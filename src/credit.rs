@@ -328,7 +328,10 @@ impl CreditSemaphore {
     /// Lowers the total by `n` credits (at most down to zero): available
     /// credit is taken away at once, and what is lent out repays the rest as
     /// it comes back, before any waiter is served. `available` never goes
-    /// negative.
+    /// negative. Credit consumed with `forget` counts as lent out: in
+    /// credit-based flow control it comes back through
+    /// [`add_credits`](Self::add_credits), which repays the debt first, so
+    /// shrinking while every credit is spent still narrows the window.
     ///
     /// # Examples
     ///

@@ -9,6 +9,7 @@ mod support;
 use futures::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use support::{counting, pend, poll_with};
 
 /// A payload that counts its drops (and has neither `Debug` nor `Clone`).
@@ -144,6 +145,159 @@ mod credit {
             sem.acquire(1).now_or_never(),
             Some(Err(AcquireError::Closed))
         ));
+    }
+
+    /// The semaphore's bookkeeping as DESIGN.md describes it: FIFO waiters
+    /// with partial assignment, `shrink` debt repaid first by whatever comes
+    /// back, forgotten credit returning only through `add_credits`.
+    #[derive(Default)]
+    struct Model {
+        available: usize,
+        debt: usize,
+        total: usize,
+        /// (wanted, assigned so far) per waiter, oldest first.
+        waiters: std::collections::VecDeque<(usize, usize)>,
+    }
+
+    impl Model {
+        fn release(&mut self, mut n: usize) {
+            let repay = n.min(self.debt);
+            self.debt -= repay;
+            n -= repay;
+            for w in self.waiters.iter_mut() {
+                let give = n.min(w.0 - w.1);
+                w.1 += give;
+                n -= give;
+            }
+            self.available += n;
+        }
+    }
+
+    /// A seeded random walk over `acquire` (completed at once, waiting,
+    /// dropped while waiting), `try_acquire`, guard drops, `forget`,
+    /// `split`, `add_credits` and `shrink`, against [`Model`]: the same
+    /// `available` after every step, waiters completing exactly when the
+    /// model says (so strictly in arrival order, partial assignment
+    /// included), `try_acquire` never barging.
+    fn credit_walk(seed: u64) {
+        use flowgate::credit::{Acquire, Credits};
+        use std::collections::VecDeque;
+        let mut rng = seed.max(1);
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let sem = CreditSemaphore::new(4);
+        let mut m = Model {
+            available: 4,
+            total: 4,
+            ..Model::default()
+        };
+        let mut held: Vec<Credits<'_>> = Vec::new();
+        let mut waiting: VecDeque<Acquire<'_>> = VecDeque::new();
+        let waker = futures::task::noop_waker();
+        for _ in 0..400 {
+            match next(8) {
+                0 | 1 => {
+                    let n = 1 + next(3) as usize;
+                    let mut fut = sem.acquire(n);
+                    let now = m.waiters.is_empty() && m.available >= n;
+                    match poll_with(&mut fut, &waker) {
+                        Poll::Ready(Ok(c)) => {
+                            assert!(now, "granted when the model says it waits");
+                            m.available -= n;
+                            held.push(c);
+                        }
+                        Poll::Ready(Err(e)) => panic!("{e}"),
+                        Poll::Pending => {
+                            assert!(!now, "waits when the model grants");
+                            m.waiters.push_back((n, m.available));
+                            m.available = 0;
+                            waiting.push_back(fut);
+                        }
+                    }
+                }
+                2 => {
+                    let n = 1 + next(3) as usize;
+                    let ok = m.waiters.is_empty() && m.available >= n;
+                    match sem.try_acquire(n) {
+                        Ok(c) => {
+                            assert!(ok, "try_acquire barged or overdrew");
+                            m.available -= n;
+                            held.push(c);
+                        }
+                        Err(TryAcquireError::NoCredits) => assert!(!ok),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                3 if !held.is_empty() => {
+                    let mut c = held.swap_remove(next(held.len() as u64) as usize);
+                    match next(4) {
+                        0 => c.forget(),
+                        1 => {
+                            if let Some(part) = c.split(1) {
+                                held.push(part);
+                            }
+                            held.push(c);
+                        }
+                        _ => {
+                            m.release(c.count());
+                            drop(c);
+                        }
+                    }
+                }
+                4 if !waiting.is_empty() => {
+                    let i = next(waiting.len() as u64) as usize;
+                    drop(waiting.remove(i));
+                    let (_, assigned) = m.waiters.remove(i).unwrap();
+                    m.release(assigned);
+                }
+                5 => {
+                    let n = next(3) as usize;
+                    sem.add_credits(n);
+                    m.total += n;
+                    m.release(n);
+                }
+                6 if next(3) == 0 => {
+                    let asked = next(4) as usize;
+                    sem.shrink(asked);
+                    let n = asked.min(m.total); // at most down to zero
+                    m.total -= n;
+                    let taken = n.min(m.available);
+                    m.available -= taken;
+                    m.debt += n - taken;
+                }
+                _ => {}
+            }
+            // Waiters complete exactly when fully assigned.
+            let mut k = 0;
+            while k < waiting.len() {
+                let (want, assigned) = m.waiters[k];
+                match poll_with(&mut waiting[k], &waker) {
+                    Poll::Ready(Ok(c)) => {
+                        assert_eq!((c.count(), assigned), (want, want), "completed early");
+                        held.push(c);
+                        drop(waiting.remove(k));
+                        m.waiters.remove(k);
+                    }
+                    Poll::Ready(Err(e)) => panic!("{e}"),
+                    Poll::Pending => {
+                        assert!(assigned < want, "fully assigned yet pending");
+                        k += 1;
+                    }
+                }
+            }
+            assert_eq!(sem.available(), m.available);
+        }
+    }
+
+    #[test]
+    fn credit_random_walks_conserve_credit_in_fifo_order() {
+        for seed in 1..=40u64 {
+            credit_walk(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
     }
 
     #[test]
