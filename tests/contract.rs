@@ -1573,6 +1573,93 @@ mod dispatch {
         }
     }
 
+    /// Broadcast: consumers subscribed from the start each ack every
+    /// message exactly once, through acks, nacks with requeue and dropped
+    /// deliveries, never above their own prefetch.
+    fn broadcast_walk(seed: u64) {
+        let mut rng = seed.max(1);
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let queue = Dispatcher::<u64>::builder()
+            .capacity(3)
+            .strategy(Strategy::Broadcast)
+            .build();
+        let publisher = queue.publisher();
+        let mut consumers: Vec<_> = (0..3)
+            .map(|_| {
+                let prefetch = 1 + next(3) as usize;
+                (queue.subscribe(Subscription::prefetch(prefetch)), prefetch)
+            })
+            .collect();
+        let mut held: Vec<Vec<Delivery<u64>>> = (0..3).map(|_| Vec::new()).collect();
+        let mut acked: Vec<Vec<u64>> = vec![Vec::new(); 3];
+        let mut published = 0u64;
+        let settle = |d: Delivery<u64>, acked: &mut Vec<u64>, how: u64| match how {
+            0 | 1 => {
+                acked.push(*d);
+                d.ack();
+            }
+            2 => d.nack(Requeue::Yes),
+            _ => drop(d),
+        };
+        for _ in 0..500 {
+            let i = next(3) as usize;
+            match next(4) {
+                0 => {
+                    if publisher.try_publish(published).is_ok() {
+                        published += 1;
+                    }
+                }
+                1 => {
+                    if let Ok(d) = consumers[i].0.try_recv() {
+                        held[i].push(d);
+                    }
+                }
+                _ if !held[i].is_empty() => {
+                    let k = next(held[i].len() as u64) as usize;
+                    let d = held[i].swap_remove(k);
+                    settle(d, &mut acked[i], next(4));
+                }
+                _ => {}
+            }
+            let s = queue.stats();
+            for (c, (consumer, prefetch)) in s.consumers.iter().zip(&consumers) {
+                assert_eq!(c.id, consumer.id());
+                assert!(c.in_flight <= *prefetch, "{} over its prefetch", c.id);
+            }
+        }
+        queue.close();
+        for (i, (consumer, _)) in consumers.iter_mut().enumerate() {
+            for d in held[i].drain(..) {
+                acked[i].push(*d);
+                d.ack();
+            }
+            loop {
+                match consumer.try_recv() {
+                    Ok(d) => settle(d, &mut acked[i], 0),
+                    Err(TryRecvError::Closed) => break,
+                    Err(TryRecvError::Empty) => panic!("broadcast consumer {i} stuck"),
+                }
+            }
+            acked[i].sort_unstable();
+            assert_eq!(acked[i], (0..published).collect::<Vec<_>>(), "consumer {i}");
+        }
+        if std::env::var_os("CONTRACT_WALK_STATS").is_some() {
+            eprintln!("broadcast: {:?}", queue.stats());
+        }
+    }
+
+    #[test]
+    fn broadcast_random_walks_give_every_consumer_every_message_once() {
+        for seed in 1..=30u64 {
+            broadcast_walk(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
+    }
+
     #[test]
     fn random_walks_keep_every_invariant() {
         for seed in 1..=20u64 {
