@@ -1609,11 +1609,8 @@ mod dispatch {
         for _ in 0..500 {
             let i = next(3) as usize;
             match next(4) {
-                0 => {
-                    if publisher.try_publish(published).is_ok() {
-                        published += 1;
-                    }
-                }
+                0 if publisher.try_publish(published).is_ok() => published += 1,
+                0 => {}
                 1 => {
                     if let Ok(d) = consumers[i].0.try_recv() {
                         held[i].push(d);
