@@ -102,6 +102,19 @@ const SHIFT: usize = 3;
 /// nobody waiting and no debt) are one compare-and-swap on one word. Waiting,
 /// serving waiters, closing and shrinking take a mutex around the wait list
 /// for a few list operations; wakers are woken after it is released.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::credit::CreditSemaphore;
+/// # futures::executor::block_on(async {
+/// let credits = CreditSemaphore::new(10);
+/// let three = credits.acquire(3).await.unwrap();
+/// assert_eq!(credits.available(), 7);
+/// drop(three); // returned on drop
+/// assert_eq!(credits.available(), 10);
+/// # });
+/// ```
 pub struct CreditSemaphore {
     /// `available << 3 | DEBT | WAITERS | CLOSED`.
     ///
@@ -150,6 +163,16 @@ enum Enqueued {
 impl CreditSemaphore {
     /// The largest credit count a semaphore can hold, and the largest
     /// request: `usize::MAX >> 3` (three bits of the state word are flags).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::credit::{CreditSemaphore, TryAcquireError};
+    ///
+    /// let sem = CreditSemaphore::new(CreditSemaphore::MAX_CREDITS);
+    /// let too_many = CreditSemaphore::MAX_CREDITS + 1;
+    /// assert_eq!(sem.try_acquire(too_many).unwrap_err(), TryAcquireError::TooMany);
+    /// ```
     pub const MAX_CREDITS: usize = usize::MAX >> SHIFT;
 
     /// A semaphore with `credits` credits available.
@@ -328,7 +351,10 @@ impl CreditSemaphore {
     /// Lowers the total by `n` credits (at most down to zero): available
     /// credit is taken away at once, and what is lent out repays the rest as
     /// it comes back, before any waiter is served. `available` never goes
-    /// negative.
+    /// negative. Credit consumed with `forget` counts as lent out: in
+    /// credit-based flow control it comes back through
+    /// [`add_credits`](Self::add_credits), which repays the debt first, so
+    /// shrinking while every credit is spent still narrows the window.
     ///
     /// # Examples
     ///

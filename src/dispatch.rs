@@ -112,6 +112,19 @@ use std::time::Duration;
 
 /// The backlog capacity of a dispatcher built without
 /// [`Builder::capacity`].
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{DEFAULT_CAPACITY, Dispatcher};
+///
+/// let queue = Dispatcher::<u32>::new();
+/// let publisher = queue.publisher();
+/// for n in 0..DEFAULT_CAPACITY {
+///     publisher.try_publish(n as u32).unwrap(); // no consumer: all wait in the backlog
+/// }
+/// assert!(publisher.try_publish(0).unwrap_err().is_full());
+/// ```
 pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// How a dispatcher chooses the consumer of each message.

@@ -21,3 +21,5 @@ mod timeout;
 mod waitlist;
 
 pub use credit::CreditSemaphore;
+pub use dispatch::{Dispatcher, Strategy, Subscription};
+pub use rate::{Quota, RateLimiter};

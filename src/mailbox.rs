@@ -194,6 +194,13 @@ pub struct Builder {
 
 impl Builder {
     /// The largest capacity a mailbox can have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = flowgate::mailbox::Builder::new(1).build::<u8>();
+    /// assert!(tx.capacity() <= flowgate::mailbox::Builder::MAX_CAPACITY);
+    /// ```
     pub const MAX_CAPACITY: usize = CreditSemaphore::MAX_CREDITS;
 
     /// A builder for a mailbox of `capacity` messages, with

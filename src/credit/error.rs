@@ -3,6 +3,19 @@
 use core::fmt;
 
 /// Why an [`acquire`](super::CreditSemaphore::acquire) failed.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::credit::{AcquireError, CreditSemaphore};
+/// use futures::executor::block_on;
+///
+/// let sem = CreditSemaphore::new(0);
+/// let too_many = CreditSemaphore::MAX_CREDITS + 1;
+/// assert_eq!(block_on(sem.acquire(too_many)).unwrap_err(), AcquireError::TooMany);
+/// sem.close();
+/// assert_eq!(block_on(sem.acquire(1)).unwrap_err(), AcquireError::Closed);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AcquireError {
@@ -14,6 +27,18 @@ pub enum AcquireError {
 }
 
 /// Why a [`try_acquire`](super::CreditSemaphore::try_acquire) failed.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::credit::{CreditSemaphore, TryAcquireError};
+///
+/// let sem = CreditSemaphore::new(1);
+/// let _held = sem.try_acquire(1).unwrap();
+/// assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError::NoCredits);
+/// sem.close();
+/// assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError::Closed);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TryAcquireError {

@@ -87,6 +87,17 @@ impl Machine {
 ///
 /// Dropping it returns whatever credit was assigned to it and wakes the
 /// next waiter.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::credit::{Acquire, CreditSemaphore};
+///
+/// let sem = CreditSemaphore::new(2);
+/// let acquire: Acquire<'_> = sem.acquire(2);
+/// let credits = futures::executor::block_on(acquire).unwrap();
+/// assert_eq!(credits.count(), 2);
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
     sem: &'a CreditSemaphore,
@@ -99,6 +110,20 @@ pub struct Acquire<'a> {
 ///
 /// Dropping it returns whatever credit was assigned to it and wakes the
 /// next waiter.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::credit::{AcquireOwned, CreditSemaphore};
+/// use std::sync::Arc;
+///
+/// let sem = Arc::new(CreditSemaphore::new(1));
+/// let acquire: AcquireOwned = Arc::clone(&sem).acquire_owned(1); // 'static
+/// let credits = futures::executor::block_on(acquire).unwrap();
+/// assert_eq!(sem.available(), 0);
+/// drop(credits);
+/// assert_eq!(sem.available(), 1);
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireOwned {
     sem: Arc<CreditSemaphore>,

@@ -12,6 +12,22 @@ use core::time::Duration;
 use std::sync::Arc;
 
 /// Why an [`acquire_timeout`](CreditSemaphore::acquire_timeout) failed.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::credit::{AcquireTimeoutError, CreditSemaphore};
+/// use flowgate::runtime::ManualClock;
+/// use futures::FutureExt;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let sem = CreditSemaphore::new(0);
+/// let mut acquire = Box::pin(sem.acquire_timeout_with(&clock, 1, Duration::from_secs(1)));
+/// assert!((&mut acquire).now_or_never().is_none());
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(acquire.now_or_never().unwrap().unwrap_err(), AcquireTimeoutError::Timeout);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AcquireTimeoutError {
@@ -237,6 +253,19 @@ pin_project_lite::pin_project! {
     ///
     /// Dropping it returns whatever credit was assigned to it and wakes the
     /// next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::credit::CreditSemaphore;
+    /// use flowgate::runtime::ManualClock;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let sem = CreditSemaphore::new(1);
+    /// let acquire = sem.acquire_timeout_with(&clock, 1, Duration::from_secs(1));
+    /// assert_eq!(futures::executor::block_on(acquire).unwrap().count(), 1);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct AcquireTimeout<'a, S> {
         #[pin]
@@ -253,6 +282,20 @@ pin_project_lite::pin_project! {
     ///
     /// Dropping it returns whatever credit was assigned to it and wakes the
     /// next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::credit::CreditSemaphore;
+    /// use flowgate::runtime::ManualClock;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let sem = Arc::new(CreditSemaphore::new(1));
+    /// let acquire = Arc::clone(&sem).acquire_owned_timeout_with(&clock, 1, Duration::from_secs(1));
+    /// assert_eq!(futures::executor::block_on(acquire).unwrap().count(), 1);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct AcquireOwnedTimeout<S> {
         #[pin]

@@ -22,6 +22,13 @@ pub struct PublishError<T>(pub T);
 
 impl<T> PublishError<T> {
     /// The message that was not published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::PublishError;
+    /// assert_eq!(PublishError(7).into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -43,7 +50,6 @@ impl<T> PublishError<T> {
 /// assert_eq!(publisher.try_publish(3), Err(TryPublishError::Closed(3)));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum TryPublishError<T> {
     /// The backlog is at its capacity (or publishers are already waiting).
     Full(T),
@@ -53,6 +59,13 @@ pub enum TryPublishError<T> {
 
 impl<T> TryPublishError<T> {
     /// The message that was not published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::TryPublishError;
+    /// assert_eq!(TryPublishError::Full(1).into_inner(), 1);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             Self::Full(msg) | Self::Closed(msg) => msg,
@@ -60,11 +73,23 @@ impl<T> TryPublishError<T> {
     }
 
     /// Whether the backlog was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(flowgate::dispatch::TryPublishError::Full(()).is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, Self::Full(_))
     }
 
     /// Whether the dispatcher was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(flowgate::dispatch::TryPublishError::Closed(()).is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, Self::Closed(_))
     }
@@ -84,7 +109,6 @@ impl<T> TryPublishError<T> {
 /// assert_eq!(consumer.try_recv().unwrap_err(), TryRecvError::Closed);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum TryRecvError {
     /// Nothing is assigned to this consumer right now.
     Empty,

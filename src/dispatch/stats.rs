@@ -9,6 +9,9 @@
 /// [`Strategy::Broadcast`](super::Strategy::Broadcast), each consumer's copy
 /// is counted on its own).
 ///
+/// A plain struct of public fields: build one with a struct literal (and
+/// `..Default::default()`) to compare a snapshot as a whole.
+///
 /// # Examples
 ///
 /// ```
@@ -26,7 +29,6 @@
 /// # });
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Stats {
     /// Messages accepted by `publish` / `try_publish`.
     pub published: u64,
@@ -67,7 +69,6 @@ pub struct Stats {
 /// assert_eq!((stats.id, stats.prefetch, stats.weight), (consumer.id(), 4, 2));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ConsumerStats {
     /// The consumer's [`id`](super::Consumer::id).
     pub id: u64,

@@ -22,6 +22,25 @@ pub use crate::mailbox::RecvTimeoutError;
 
 /// Why a [`publish_timeout`](Publisher::publish_timeout) failed; the
 /// message comes back either way.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::dispatch::{Dispatcher, PublishTimeoutError};
+/// use flowgate::runtime::ManualClock;
+/// use futures::FutureExt;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let queue = Dispatcher::<u32>::builder().capacity(1).build();
+/// let publisher = queue.publisher();
+/// publisher.try_publish(1).unwrap(); // no consumer: the backlog is full
+/// let mut publish = Box::pin(publisher.publish_timeout_with(&clock, 2, Duration::from_secs(1)));
+/// assert!((&mut publish).now_or_never().is_none());
+/// clock.advance(Duration::from_secs(1));
+/// let err = publish.now_or_never().unwrap().unwrap_err();
+/// assert!(matches!(err, PublishTimeoutError::Timeout(2)));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum PublishTimeoutError<T> {
     /// The backlog had no room before the deadline.
@@ -258,6 +277,25 @@ pin_project_lite::pin_project! {
     ///
     /// Dropping it drops the message; room granted to it goes on to the
     /// next waiting publisher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, PublishTimeoutError};
+    /// use flowgate::runtime::ManualClock;
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let queue = Dispatcher::<u32>::builder().capacity(1).build();
+    /// let publisher = queue.publisher();
+    /// publisher.try_publish(1).unwrap(); // no consumer: the backlog is full
+    /// let mut publish = Box::pin(publisher.publish_timeout_with(&clock, 2, Duration::from_secs(1)));
+    /// assert!((&mut publish).now_or_never().is_none());
+    /// clock.advance(Duration::from_secs(1));
+    /// let err = publish.now_or_never().unwrap().unwrap_err();
+    /// assert!(matches!(err, PublishTimeoutError::Timeout(2)));
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct PublishTimeout<'a, T, S> {
         #[pin]
@@ -291,6 +329,23 @@ pin_project_lite::pin_project! {
     /// # Cancel safety
     ///
     /// Cancel-safe: deliveries stay assigned to the consumer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, RecvTimeoutError, Subscription};
+    /// use flowgate::runtime::ManualClock;
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let queue = Dispatcher::<u32>::new();
+    /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    /// let mut recv = Box::pin(consumer.recv_timeout_with(&clock, Duration::from_secs(1)));
+    /// assert!((&mut recv).now_or_never().is_none());
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(matches!(recv.now_or_never(), Some(Err(RecvTimeoutError::Timeout))));
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct RecvTimeout<'a, T, S> {
         #[pin]

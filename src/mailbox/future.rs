@@ -21,6 +21,17 @@ use core::task::{Context, Poll};
 /// place among waiting senders, passing any slot already assigned to it to
 /// the next one). Use [`Sender::reserve`] to wait without risking the
 /// message.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, mut rx) = flowgate::mailbox::bounded(1);
+/// let send: flowgate::mailbox::Send<'_, &str> = tx.send("job");
+/// send.await.unwrap();
+/// assert_eq!(rx.recv().await, Some("job"));
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
@@ -113,6 +124,17 @@ impl<T> fmt::Debug for Send<'_, T> {
 ///
 /// Cancel-safe: dropping it gives up its place among waiting senders and
 /// passes any slot already assigned to it to the next one.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, mut rx) = flowgate::mailbox::bounded(1);
+/// let permit = tx.reserve().await.unwrap(); // a slot, held
+/// permit.send(7);
+/// assert_eq!(rx.recv().await, Some(7));
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Reserve<'a, T> {
     chan: &'a Chan<T>,
@@ -161,6 +183,18 @@ impl<T> fmt::Debug for Reserve<'_, T> {
 /// # Cancel safety
 ///
 /// Cancel-safe, as [`Reserve`]; the sender it owns is dropped with it.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, mut rx) = flowgate::mailbox::bounded(1);
+/// let permit = tx.reserve_owned().await.unwrap(); // 'static: can move to a task
+/// let tx = permit.send(7); // hands the sender back
+/// assert_eq!(rx.recv().await, Some(7));
+/// # drop(tx);
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct ReserveOwned<T> {
     /// `None` once completed.
@@ -219,6 +253,16 @@ impl<T> fmt::Debug for ReserveOwned<T> {
 /// # Cancel safety
 ///
 /// Cancel-safe: it holds nothing but its place in the list of tasks to wake.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, rx) = flowgate::mailbox::bounded::<u8>(1);
+/// drop(rx);
+/// tx.closed().await; // resolves once the receiver is gone or closed
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Closed<'a, T> {
     chan: &'a Chan<T>,
@@ -284,6 +328,18 @@ impl<T> fmt::Debug for Closed<'_, T> {
 /// # Cancel safety
 ///
 /// Cancel-safe: a message is taken only in the poll that returns it.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, mut rx) = flowgate::mailbox::bounded(1);
+/// tx.try_send(1).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.recv().await, Some(1));
+/// assert_eq!(rx.recv().await, None); // every sender gone, drained
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Recv<'a, T> {
     rx: &'a mut Receiver<T>,
@@ -315,6 +371,20 @@ impl<T> fmt::Debug for Recv<'_, T> {
 ///
 /// Cancel-safe: messages are moved into the buffer only in the poll that
 /// returns.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let (tx, mut rx) = flowgate::mailbox::bounded(4);
+/// for i in 0..3 {
+///     tx.try_send(i).unwrap();
+/// }
+/// let mut buf = Vec::new();
+/// assert_eq!(rx.recv_many(&mut buf, 8).await, 3);
+/// assert_eq!(buf, [0, 1, 2]);
+/// # });
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvMany<'a, T> {
     rx: &'a mut Receiver<T>,

@@ -20,6 +20,24 @@ use core::time::Duration;
 
 /// Why a [`send_timeout`](Sender::send_timeout) failed; the message comes
 /// back either way.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::mailbox::{self, SendTimeoutError};
+/// use flowgate::runtime::ManualClock;
+/// use futures::FutureExt;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let (tx, _rx) = mailbox::bounded(1);
+/// tx.try_send(1).unwrap();
+/// let mut send = Box::pin(tx.send_timeout_with(&clock, 2, Duration::from_secs(1)));
+/// assert!((&mut send).now_or_never().is_none()); // full: waits
+/// clock.advance(Duration::from_secs(1));
+/// let err = send.now_or_never().unwrap().unwrap_err();
+/// assert!(matches!(err, SendTimeoutError::Timeout(2)));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum SendTimeoutError<T> {
     /// No slot came free before the deadline (or, under
@@ -91,6 +109,23 @@ impl<T> fmt::Display for SendTimeoutError<T> {
 impl<T> std::error::Error for SendTimeoutError<T> {}
 
 /// Why a [`recv_timeout`](Receiver::recv_timeout) gave no message.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::mailbox::{self, RecvTimeoutError};
+/// use flowgate::runtime::ManualClock;
+/// use futures::FutureExt;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let (tx, mut rx) = mailbox::bounded::<u8>(1);
+/// let mut recv = Box::pin(rx.recv_timeout_with(&clock, Duration::from_secs(1)));
+/// assert!((&mut recv).now_or_never().is_none());
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(recv.now_or_never(), Some(Err(RecvTimeoutError::Timeout)));
+/// # drop(tx);
+/// ```
 #[derive(Debug, PartialEq, Eq, Clone, Copy, Hash)]
 pub enum RecvTimeoutError {
     /// No message arrived before the deadline.
@@ -301,6 +336,24 @@ pin_project_lite::pin_project! {
     ///
     /// Dropping it drops the message; a slot granted to it goes on to the
     /// next waiting sender.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::mailbox::{self, SendTimeoutError};
+    /// use flowgate::runtime::ManualClock;
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let (tx, _rx) = mailbox::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// let mut send = Box::pin(tx.send_timeout_with(&clock, 2, Duration::from_secs(1)));
+    /// assert!((&mut send).now_or_never().is_none()); // full: waits
+    /// clock.advance(Duration::from_secs(1));
+    /// let err = send.now_or_never().unwrap().unwrap_err();
+    /// assert!(matches!(err, SendTimeoutError::Timeout(2)));
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct SendTimeout<'a, T, S> {
         sender: &'a Sender<T>,
@@ -368,6 +421,23 @@ pin_project_lite::pin_project! {
     /// # Cancel safety
     ///
     /// Cancel-safe: no message is taken unless it is returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::mailbox::{self, RecvTimeoutError};
+    /// use flowgate::runtime::ManualClock;
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let (tx, mut rx) = mailbox::bounded::<u8>(1);
+    /// let mut recv = Box::pin(rx.recv_timeout_with(&clock, Duration::from_secs(1)));
+    /// assert!((&mut recv).now_or_never().is_none());
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(recv.now_or_never(), Some(Err(RecvTimeoutError::Timeout)));
+    /// # drop(tx);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct RecvTimeout<'a, T, S> {
         #[pin]

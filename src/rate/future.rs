@@ -141,6 +141,23 @@ pin_project_lite::pin_project! {
     /// Dropping it before it completes refunds its reservation if no later
     /// request reserved after it, and forfeits it otherwise (see the
     /// [module docs](super#cancellation-refunding-a-reservation)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::rate::{Quota, RateLimiter};
+    /// use flowgate::runtime::ManualClock;
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let limiter = RateLimiter::with_clock(Quota::per_second(10).burst(1), clock.clone());
+    /// limiter.check().unwrap(); // the burst is spent
+    /// let mut wait = Box::pin(limiter.until_ready_with(&clock));
+    /// assert!((&mut wait).now_or_never().is_none());
+    /// clock.advance(Duration::from_millis(100)); // the next cell
+    /// assert_eq!(wait.now_or_never(), Some(()));
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct UntilReady<'a, C, T>
     where
@@ -172,6 +189,19 @@ pin_project_lite::pin_project! {
     /// # Cancel safety
     ///
     /// As [`UntilReady`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::rate::{Quota, RateLimiter};
+    /// use flowgate::runtime::ManualClock;
+    /// use futures::FutureExt;
+    ///
+    /// let clock = ManualClock::new();
+    /// let limiter = RateLimiter::with_clock(Quota::per_second(10).burst(4), clock.clone());
+    /// assert_eq!(limiter.until_n_ready_with(&clock, 4).now_or_never(), Some(Ok(())));
+    /// assert!(limiter.until_n_ready_with(&clock, 5).now_or_never().unwrap().is_err()); // above the burst
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct UntilNReady<'a, C, T>
     where
