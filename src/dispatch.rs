@@ -521,6 +521,7 @@ impl<T> Shared<T> {
 
     /// Pumps until done, waking (with the lock released) each time the
     /// batch of wakers fills up.
+    #[inline]
     fn pump<'a>(
         &'a self,
         mut core: MutexGuard<'a, Core<T>>,
@@ -664,7 +665,8 @@ impl<T> Dispatcher<T> {
     /// (a broker redelivery): its first delivery here is attempt `seen + 1`.
     #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
     pub(crate) fn try_publish_seen(&self, msg: T, seen: u32) -> Result<(), TryPublishError<T>> {
-        self.shared.run(|core, _| core.try_publish_seen(msg, seen))
+        self.shared
+            .run(|core, fx| core.try_publish_seen(msg, seen, &mut fx.wakes))
     }
 
     /// Whether the dispatcher is closed.
@@ -781,7 +783,8 @@ impl<T> Publisher<T> {
     /// assert!(matches!(publisher.try_publish(2), Err(TryPublishError::Full(2))));
     /// ```
     pub fn try_publish(&self, msg: T) -> Result<(), TryPublishError<T>> {
-        self.shared.run(|core, _| core.try_publish(msg))
+        self.shared
+            .run(|core, fx| core.try_publish(msg, &mut fx.wakes))
     }
 
     /// Whether the dispatcher is closed.

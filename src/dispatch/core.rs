@@ -408,46 +408,69 @@ impl<T> Core<T> {
     }
 
     /// `try_publish`, and the first poll of `publish`.
-    pub(super) fn try_publish(&mut self, msg: T) -> Result<(), TryPublishError<T>> {
+    pub(super) fn try_publish(
+        &mut self,
+        msg: T,
+        wakes: &mut Wakes,
+    ) -> Result<(), TryPublishError<T>> {
         if self.closed {
             Err(TryPublishError::Closed(msg))
         } else if !self.publishers.is_empty() || !self.has_room() {
             Err(TryPublishError::Full(msg))
         } else {
-            self.accept(msg);
+            self.accept(msg, wakes);
             Ok(())
         }
     }
 
-    fn accept(&mut self, msg: T) {
-        self.accept_seen(msg, 0);
+    fn accept(&mut self, msg: T, wakes: &mut Wakes) {
+        self.accept_seen(msg, 0, wakes);
     }
 
     /// [`try_publish`](Self::try_publish) for a message delivered `seen`
     /// times before (elsewhere): its first delivery here is attempt
     /// `seen + 1`.
     #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
-    pub(super) fn try_publish_seen(&mut self, msg: T, seen: u32) -> Result<(), TryPublishError<T>> {
+    pub(super) fn try_publish_seen(
+        &mut self,
+        msg: T,
+        seen: u32,
+        wakes: &mut Wakes,
+    ) -> Result<(), TryPublishError<T>> {
         if self.closed {
             Err(TryPublishError::Closed(msg))
         } else if !self.publishers.is_empty() || !self.has_room() {
             Err(TryPublishError::Full(msg))
         } else {
-            self.accept_seen(msg, seen);
+            self.accept_seen(msg, seen, wakes);
             Ok(())
         }
     }
 
-    fn accept_seen(&mut self, msg: T, seen: u32) {
+    /// Takes `msg` in: straight into a consumer's window when nothing is
+    /// waiting before it (the common case; the pump would only pop it back
+    /// off the backlog), else at the back of the backlog.
+    ///
+    /// A non-empty backlog means no consumer has credit (every locked
+    /// operation pumps until none has, before and after its own work), so
+    /// only an empty one is worth a pick here.
+    fn accept_seen(&mut self, msg: T, seen: u32, wakes: &mut Wakes) {
         let mut slot = self.pool.pop().unwrap_or_else(|| Arc::new(Slot::new()));
         if self.swap_unique(&mut slot, Some(msg)).is_none() {
             unreachable!("dispatch: pooled slots are unique")
         }
-        self.backlog.push_back(Entry {
+        self.published += 1;
+        let entry = Entry {
             slot,
             attempt: seen,
-        });
-        self.published += 1;
+        };
+        if self.backlog.is_empty() && !self.broadcast() && wakes.can_push() {
+            if let Some(ci) = self.pick() {
+                self.assign(ci, entry, wakes);
+                return;
+            }
+        }
+        self.backlog.push_back(entry);
     }
 
     /// Queues a publisher that found no room.
@@ -462,6 +485,7 @@ impl<T> Core<T> {
         key: Key,
         msg: &mut Option<T>,
         waker: &Waker,
+        wakes: &mut Wakes,
     ) -> Poll<Result<(), T>> {
         if self.publishers.is_linked(key) {
             self.publishers.set_waker(key, waker);
@@ -475,7 +499,7 @@ impl<T> Core<T> {
             return Poll::Ready(Err(m));
         }
         self.reserved -= 1;
-        self.accept(m);
+        self.accept(m, wakes);
         Poll::Ready(Ok(()))
     }
 
@@ -502,6 +526,7 @@ impl<T> Core<T> {
     /// Assigns what can be assigned, grants room to waiting publishers and,
     /// once closed and drained, wakes idle consumers. Returns `false` when
     /// `fx.wakes` filled up first: the caller wakes them and pumps again.
+    #[inline]
     pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
         if self.backlog.is_empty()
             && self.publishers.is_empty()
@@ -512,6 +537,11 @@ impl<T> Core<T> {
             // requeued copies wait outside the backlog.
             return true;
         }
+        self.pump_waiting(fx)
+    }
+
+    /// [`pump`](Self::pump) when something waits.
+    fn pump_waiting(&mut self, fx: &mut Effects<T>) -> bool {
         if self.broadcast() {
             if !self.pump_broadcast(fx) {
                 return false;
