@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Outcome, Received, Slot, Token};
+use super::core::{Acks, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -361,8 +361,9 @@ pub struct Delivery<T> {
     /// Its consumer's link: the queue, and the ack word (used only with a
     /// token: auto-ack deliveries are settled already).
     link: Arc<Link<T>>,
-    /// `Some` until settled by value.
-    slot: Option<Arc<Slot<T>>>,
+    /// `Some` until settled: lent by its window entry, or owning a count
+    /// (auto-ack, or after its consumer was dropped); see `core::slot`.
+    slot: Option<SlotRef<T>>,
     /// `None` for auto-ack deliveries.
     token: Option<Token>,
     attempt: u32,
@@ -416,16 +417,14 @@ impl<T> Delivery<T> {
             token.stamp_ack(clock.now_ns());
             acks.stamp(&token);
         }
-        // The core releases this clone once it sees the ack, so it must be
-        // given up before the ack is published.
-        let raw = Arc::into_raw(slot);
+        // The word is not `CLOSED` (checked by `try_ack`), so the window
+        // entry lends `slot`: once the ack is published, the core releases
+        // the entry's clone and the pointer is given up.
         if acks.try_ack(token.window()) {
             self.token = None;
             return true;
         }
-        // SAFETY: `raw` comes from `Arc::into_raw` above and the ack that
-        // would have handed it over failed: this takes the clone back, once.
-        self.slot = Some(unsafe { Arc::from_raw(raw) });
+        self.slot = Some(slot);
         false
     }
 
@@ -521,7 +520,7 @@ impl<T> Deref for Delivery<T> {
 
     fn deref(&self) -> &T {
         match &self.slot {
-            Some(slot) => slot.get(),
+            Some(slot) => slot.slot().get(),
             None => unreachable!("dispatch: delivery used after settling"),
         }
     }

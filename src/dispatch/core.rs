@@ -15,30 +15,23 @@
 //!
 //! # Message slots
 //!
-//! A message lives in a pooled `Arc<Slot<T>>`. The core's tables (backlog,
-//! prefetch windows) and the [`Delivery`](super::Delivery) handed to a
-//! consumer each hold a clone, so the core can requeue a message whose
-//! delivery is still alive (its consumer was dropped) while that delivery
-//! still derefs to it. `Slot::msg` is written only through the only clone
-//! of the slot (`Core::swap_unique`, under the lock); a slot that becomes unique under the
-//! lock is emptied and returned to the pool, so the steady state allocates
-//! nothing. Every clone of a slot is dropped under the lock (a delivery
-//! hands its clone back to the core, or for an ack without the lock leaks
-//! it for the core to drop: see [`acks`]), which makes "unique" a stable
-//! fact.
+//! A message lives in a pooled `Arc<Slot<T>>`; see [`slot`] for who holds
+//! it and how the steady state allocates nothing.
 
 mod acks;
 mod effects;
 mod pick;
 mod settle;
+mod slot;
 
 pub(super) use self::acks::Acks;
 pub(super) use self::effects::{Clock, Wakes};
+pub(super) use self::slot::{Slot, SlotRef};
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
-use crate::sync::{Arc, AtomicBool, Ordering, UnsafeCell, fence};
+use crate::sync::{Arc, Ordering, fence};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
@@ -49,47 +42,6 @@ pub(super) type Sink<T> = crate::mailbox::Sender<T>;
 
 /// A time source for [`Strategy::Adaptive`]: time since an arbitrary origin.
 pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;
-
-/// One message, shared by the core's tables and the deliveries of it.
-pub(super) struct Slot<T> {
-    /// `Some` whenever anything but the pool holds the slot. Written only
-    /// by [`Core::swap_unique`], under the lock, through the only clone.
-    msg: UnsafeCell<Option<T>>,
-    /// Set under the core lock when the message was to be dead-lettered
-    /// while another holder still had it: the last holder to hand it back
-    /// sends it on.
-    dead: AtomicBool,
-}
-
-// SAFETY: a slot is what `Arc<Option<T>>` would be (deliveries on any
-// thread read the message; the core moves it in and out), so it is sent
-// and shared under the same bounds: `Send` needs `T: Send`, `Sync` needs
-// `T: Send + Sync` (the message moves out through a shared `Arc`). Its
-// cell is written only through the only clone (`Core::swap_unique`).
-unsafe impl<T: Send> Send for Slot<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send + Sync> Sync for Slot<T> {}
-
-impl<T> Slot<T> {
-    fn new() -> Self {
-        Self {
-            msg: UnsafeCell::new(None),
-            dead: AtomicBool::new(false),
-        }
-    }
-
-    /// The message; present while any delivery holds the slot.
-    pub(super) fn get(&self) -> &T {
-        // SAFETY: the cell is written only through the only clone of the
-        // slot (`Core::swap_unique`), and `self` is borrowed from a clone:
-        // while this borrow lives that clone does, so no write happens.
-        let msg = self.msg.with(|msg| unsafe { &*msg });
-        match msg {
-            Some(msg) => msg,
-            None => unreachable!("dispatch: a live slot is empty"),
-        }
-    }
-}
 
 /// A message waiting for a consumer, and how often it was delivered.
 struct Entry<T> {
@@ -102,7 +54,9 @@ struct InFlight<T> {
     tag: u64,
     slot: Arc<Slot<T>>,
     attempt: u32,
-    /// Handed out by `recv` (otherwise it waits in `ready`).
+    /// Handed out by `recv`: set when assigned, and cleared for those
+    /// never handed out when their consumer is dropped (those still in
+    /// `ready`, and those `unreceive` gives back).
     received: bool,
 }
 
@@ -199,8 +153,10 @@ struct ConsumerState<T> {
     free: Vec<usize>,
     /// Occupied window entries.
     unacked: usize,
-    /// Window indices assigned but not yet handed out by `recv`, in order.
-    ready: VecDeque<usize>,
+    /// Deliveries assigned but not yet handed out by `recv`, in order,
+    /// ready to be: `recv` swaps the whole queue with its consumer's empty
+    /// buffer.
+    ready: VecDeque<Received<T>>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
     /// Strategy state: when it was last picked (round robin order),
@@ -233,9 +189,10 @@ impl<T> ConsumerState<T> {
     }
 }
 
-/// A delivery taken out of a consumer's window by `recv`.
+/// A delivery assigned to a consumer, as `recv` hands it out.
 pub(super) struct Received<T> {
-    pub(super) slot: Arc<Slot<T>>,
+    /// Owns its count without a token, else lent (see [`slot`]).
+    pub(super) slot: SlotRef<T>,
     /// `None` for auto-ack deliveries, which are settled already.
     pub(super) token: Option<Token>,
     pub(super) attempt: u32,
@@ -371,10 +328,11 @@ impl<T> Core<T> {
     /// only clone (else `None`, and nothing changes).
     ///
     /// `&mut self` means the lock is held. Every clone of a slot is made
-    /// and dropped under the lock (a lock-free ack hands its clone to the
-    /// core, which drops it: see [`acks`]), so a count of 1 read here is
-    /// stable, and the lock orders every former holder's reads of the
-    /// message before this write. This replaces `Arc::get_mut`, whose
+    /// and dropped under the lock (deliveries hold no clone, only a pointer
+    /// lent by their window entry or a count the core gave them: see
+    /// [`slot`]), so a count of 1 read here is stable, and the lock (or,
+    /// for an ack without it, its bit: see [`acks`]) orders every former
+    /// holder's reads of the message before this write. This replaces `Arc::get_mut`, whose
     /// read-modify-write of the weak count would run twice per message.
     fn swap_unique(&mut self, slot: &mut Arc<Slot<T>>, msg: Option<T>) -> Option<Option<T>> {
         if Arc::strong_count(slot) != 1 {
@@ -649,11 +607,12 @@ impl<T> Core<T> {
         let tag = self.next_tag;
         self.next_tag += 1;
         let attempt = entry.attempt.saturating_add(1);
+        let lent = SlotRef::lend(&entry.slot);
         let flight = InFlight {
             tag,
             slot: entry.slot,
             attempt,
-            received: false,
+            received: true,
         };
         let c = self.consumer(ci);
         let at = match c.free.pop() {
@@ -667,7 +626,17 @@ impl<T> Core<T> {
             }
         };
         c.unacked += 1;
-        c.ready.push_back(at);
+        c.ready.push_back(Received {
+            slot: lent,
+            token: Some(Token {
+                consumer: ci,
+                window: at,
+                tag,
+                handed_at: 0,
+                acked_at: 0,
+            }),
+            attempt,
+        });
         c.stats.delivered += 1;
         let redelivered = attempt > 1;
         if redelivered {
@@ -796,8 +765,22 @@ impl<T> Core<T> {
         self.order.retain(|&o| o != ci);
         self.weights_for = None;
         self.in_flight -= c.unacked;
+        // Never handed out: not received (their refs lent, and give up,
+        // nothing).
+        for ready in c.ready.drain(..) {
+            let Some(token) = ready.token else {
+                unreachable!("dispatch: a ready delivery without a token")
+            };
+            if let Some(Some(flight)) = c.window.get_mut(token.window) {
+                flight.received = false;
+            }
+        }
         if self.broadcast() {
             for flight in c.window.drain(..).flatten() {
+                if flight.received {
+                    // Its delivery lives on, stale: it needs a count now.
+                    SlotRef::give_count(&flight.slot);
+                }
                 self.release(flight.slot, fx);
             }
             for entry in c.redo.drain(..) {
@@ -814,6 +797,10 @@ impl<T> Core<T> {
             let Some(flight) = c.window[at].take() else {
                 break;
             };
+            if flight.received {
+                // Its delivery lives on, stale: it needs a count now.
+                SlotRef::give_count(&flight.slot);
+            }
             let attempt = if flight.received {
                 flight.attempt
             } else {
@@ -836,10 +823,10 @@ impl<T> Core<T> {
     /// drained, or `Pending` with `waker` stored.
     ///
     /// Unless auto-ack, every other delivery ready for `ci` is moved to
-    /// `more` as well, marked received, so that the consumer's next `recv`s
-    /// need no lock: the caller keeps them in order and, if it is dropped
-    /// first, hands them back with [`unreceive`](Self::unreceive) before
-    /// unsubscribing. Auto-ack deliveries are settled by `recv` (taking
+    /// `more` (the consumer's empty buffer) as well, in one swap of the
+    /// queues, so that the consumer's next `recv`s need no lock: the caller
+    /// keeps them in order and, if it is dropped first, hands them back
+    /// with [`unreceive`](Self::unreceive) before unsubscribing. Auto-ack deliveries are settled by `recv` (taking
     /// several would free credit early), so those go one at a time.
     /// Adaptive times a delivery from when the consumer hands it to the
     /// application or from its previous ack, whichever is later (see
@@ -851,13 +838,17 @@ impl<T> Core<T> {
         waker: Option<&Waker>,
         more: &mut VecDeque<Received<T>>,
     ) -> Poll<Option<Received<T>>> {
-        if let Some(first) = self.take_ready(ci) {
-            if !self.consumer(ci).auto_ack {
-                while let Some(next) = self.take_ready(ci) {
-                    more.push_back(next);
-                }
+        let c = self.consumer(ci);
+        if c.auto_ack {
+            if let Some(first) = self.take_auto_ack(ci) {
+                return Poll::Ready(Some(first));
             }
-            return Poll::Ready(Some(first));
+        } else if !c.ready.is_empty() {
+            debug_assert!(more.is_empty(), "dispatch: recv with a buffer");
+            core::mem::swap(&mut c.ready, more);
+            if let Some(first) = more.pop_front() {
+                return Poll::Ready(Some(first));
+            }
         }
         if self.drained(ci) {
             return Poll::Ready(None);
@@ -875,53 +866,48 @@ impl<T> Core<T> {
         Poll::Pending
     }
 
-    /// Hands out the oldest delivery ready for `ci`, if any.
-    fn take_ready(&mut self, ci: usize) -> Option<Received<T>> {
+    /// Hands out, acked, the oldest delivery ready for auto-ack consumer
+    /// `ci`, if any: its window's clone moves into it.
+    fn take_auto_ack(&mut self, ci: usize) -> Option<Received<T>> {
         let c = self.consumer(ci);
-        let at = c.ready.pop_front()?;
-        if c.auto_ack {
-            let Some(flight) = c.window[at].take() else {
-                unreachable!("dispatch: ready entry is vacant")
-            };
-            self.count_ack(ci, at, &flight.slot);
-            return Some(Received {
-                slot: flight.slot,
-                token: None,
-                attempt: flight.attempt,
-            });
-        }
-        let Some(flight) = c.window[at].as_mut() else {
+        let ready = c.ready.pop_front()?;
+        let Some(token) = ready.token else {
+            unreachable!("dispatch: a ready delivery without a token")
+        };
+        let Some(flight) = c.window[token.window].take() else {
             unreachable!("dispatch: ready entry is vacant")
         };
-        flight.received = true;
+        self.count_ack(ci, token.window, &flight.slot);
         Some(Received {
-            slot: Arc::clone(&flight.slot),
-            token: Some(Token {
-                consumer: ci,
-                window: at,
-                tag: flight.tag,
-                handed_at: 0,
-                acked_at: 0,
-            }),
+            slot: SlotRef::own(flight.slot),
+            token: None,
             attempt: flight.attempt,
         })
     }
 
     /// A delivery that `poll_recv` moved to its consumer's buffer was never
     /// handed to the application (its consumer is being dropped): it counts
-    /// as not received, so its requeue does not spend an attempt. Its slot
-    /// clone is handed back through `fx`.
+    /// as not received, so its requeue does not spend an attempt, and its
+    /// entry no longer lends it anything.
     pub(super) fn unreceive(&mut self, received: Received<T>, fx: &mut Effects<T>) {
-        if let Some(token) = received.token {
-            if let Some(Some(c)) = self.consumers.get_mut(token.consumer) {
-                if let Some(Some(flight)) = c.window.get_mut(token.window) {
-                    if flight.tag == token.tag {
-                        flight.received = false;
-                    }
+        let live = received.token.is_some_and(|token| {
+            let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+                return false;
+            };
+            match c.window.get_mut(token.window) {
+                Some(Some(flight)) if flight.tag == token.tag => {
+                    flight.received = false;
+                    true
                 }
+                _ => false,
             }
+        });
+        if !live {
+            // SAFETY: a ref without a live token owns its count (see
+            // `slot`); a live one was lent by its entry and is given up.
+            let slot = unsafe { received.slot.into_owned() };
+            self.release(slot, fx);
         }
-        self.release(received.slot, fx);
     }
 
     /// A pending `recv` was dropped.
