@@ -510,6 +510,10 @@ impl<T> Shared<T> {
     #[inline]
     fn after(&self, fx: &mut Effects<T>) {
         fx.wakes.wake_all();
+        if !::core::mem::needs_drop::<T>() {
+            // Nothing was buried (`Core::bury`).
+            return;
+        }
         fx.drop_messages();
         if fx.more.capacity() > 0 {
             // Several messages were dropped: lend their vector again.
