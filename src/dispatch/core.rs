@@ -265,6 +265,10 @@ pub(super) struct Core<T> {
     /// granted one of the `reserved` places.
     publishers: WaitList<()>,
     reserved: usize,
+    /// The ack word of every consumer whose deliveries may ack without the
+    /// lock, with its slab index: what `collect_acks`, at the start of
+    /// every locked operation, walks (without touching consumer states).
+    lazy: Vec<(usize, Arc<Acks>)>,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
     /// (closed, publishers waiting, a settle hook), and whether a consumer's
     /// `recv` waker was set or taken since (so its flag may be stale).
@@ -297,6 +301,7 @@ impl<T> Core<T> {
             weights_for: None,
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
+            lazy: Vec::new(),
             publishers: WaitList::new(),
             reserved: 0,
             hot_all: false,
@@ -721,6 +726,9 @@ impl<T> Core<T> {
                 self.consumers.len() - 1
             }
         };
+        if let Some(acks) = &acks {
+            self.lazy.push((ci, Arc::clone(acks)));
+        }
         let at = self
             .order
             .iter()
@@ -763,6 +771,7 @@ impl<T> Core<T> {
         };
         self.vacant.push(ci);
         self.order.retain(|&o| o != ci);
+        self.lazy.retain(|&(o, _)| o != ci);
         self.weights_for = None;
         self.in_flight -= c.unacked;
         // Never handed out: not received (their refs lent, and give up,

@@ -184,13 +184,12 @@ impl<T> Core<T> {
     /// Returns whether there were any (the caller pumps).
     pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
         let mut settled = false;
-        for ci in 0..self.consumers.len() {
-            if let Some(c) = &self.consumers[ci] {
-                let bits = c.acks.collect();
-                if bits != 0 {
-                    self.settle_lazy(ci, bits, fx);
-                    settled = true;
-                }
+        for i in 0..self.lazy.len() {
+            let (ci, ref acks) = self.lazy[i];
+            let bits = acks.collect();
+            if bits != 0 {
+                self.settle_lazy(ci, bits, fx);
+                settled = true;
             }
         }
         settled
