@@ -478,7 +478,7 @@ struct Shared<T> {
     handles: AtomicUsize,
     /// Adaptive: its clock, read without the lock when `recv` hands a
     /// delivery out and when it is acked (so time spent waiting for the
-    /// lock is not counted as service).
+    /// lock is not counted as service); each consumer reads its own copy.
     clock: Option<Arc<Clock>>,
 }
 

@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Outcome, Received, SlotRef, Token};
+use super::core::{Acks, Clock, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -64,6 +64,11 @@ struct Link<T> {
     /// The word the deliveries ack through without the lock (`None` for
     /// auto-ack, settled by `recv`).
     acks: Option<Arc<Acks>>,
+    /// Adaptive: the queue's clock, read when `recv` hands a delivery out
+    /// and when it is acked. A copy of the queue's: read here, it does not
+    /// pull in the cache line of the queue's lock, which publishers keep
+    /// writing.
+    clock: Option<Arc<Clock>>,
 }
 
 impl<T> Consumer<T> {
@@ -74,8 +79,13 @@ impl<T> Consumer<T> {
         acks: Option<Arc<Acks>>,
         sub: &Subscription,
     ) -> Self {
+        let clock = shared.clock.clone();
         Self {
-            link: Arc::new(Link { shared, acks }),
+            link: Arc::new(Link {
+                shared,
+                acks,
+                clock,
+            }),
             key,
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
@@ -185,7 +195,7 @@ impl<T> Consumer<T> {
         };
         received.map(|received| {
             received.map(|mut r| {
-                if let (Some(clock), Some(token)) = (&self.link.shared.clock, &mut r.token) {
+                if let (Some(clock), Some(token)) = (&self.link.clock, &mut r.token) {
                     token.hand_out(clock.now_ns());
                 }
                 Delivery::new(Arc::clone(&self.link), r)
@@ -411,7 +421,7 @@ impl<T> Delivery<T> {
         let Some(slot) = self.slot.take() else {
             return false;
         };
-        if let Some(clock) = &self.link.shared.clock {
+        if let Some(clock) = &self.link.clock {
             // Adaptive: the core times the ack when it collects it.
             let mut token = token;
             token.stamp_ack(clock.now_ns());
@@ -504,9 +514,7 @@ impl<T> Delivery<T> {
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
         let mut token = self.token.take();
-        if let (Some(clock), Some(token), Outcome::Ack) =
-            (&self.link.shared.clock, &mut token, outcome)
-        {
+        if let (Some(clock), Some(token), Outcome::Ack) = (&self.link.clock, &mut token, outcome) {
             token.stamp_ack(clock.now_ns());
         }
         self.link
