@@ -493,7 +493,7 @@ struct Shared<T> {
     handles: AtomicUsize,
     /// Adaptive: its clock, read without the lock when `recv` hands a
     /// delivery out and when it is acked (so time spent waiting for the
-    /// lock is not counted as service).
+    /// lock is not counted as service); each consumer reads its own copy.
     clock: Option<Arc<Clock>>,
 }
 
@@ -525,6 +525,10 @@ impl<T> Shared<T> {
     #[inline]
     fn after(&self, fx: &mut Effects<T>) {
         fx.wakes.wake_all();
+        if !::core::mem::needs_drop::<T>() {
+            // Nothing was buried (`Core::bury`).
+            return;
+        }
         fx.drop_messages();
         if fx.more.capacity() > 0 {
             // Several messages were dropped: lend their vector again.
@@ -536,6 +540,7 @@ impl<T> Shared<T> {
 
     /// Pumps until done, waking (with the lock released) each time the
     /// batch of wakers fills up.
+    #[inline]
     fn pump<'a>(
         &'a self,
         mut core: MutexGuard<'a, Core<T>>,
@@ -679,7 +684,8 @@ impl<T> Dispatcher<T> {
     /// (a broker redelivery): its first delivery here is attempt `seen + 1`.
     #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
     pub(crate) fn try_publish_seen(&self, msg: T, seen: u32) -> Result<(), TryPublishError<T>> {
-        self.shared.run(|core, _| core.try_publish_seen(msg, seen))
+        self.shared
+            .run(|core, fx| core.try_publish_seen(msg, seen, &mut fx.wakes))
     }
 
     /// Whether the dispatcher is closed.
@@ -796,7 +802,8 @@ impl<T> Publisher<T> {
     /// assert!(matches!(publisher.try_publish(2), Err(TryPublishError::Full(2))));
     /// ```
     pub fn try_publish(&self, msg: T) -> Result<(), TryPublishError<T>> {
-        self.shared.run(|core, _| core.try_publish(msg))
+        self.shared
+            .run(|core, fx| core.try_publish(msg, &mut fx.wakes))
     }
 
     /// Whether the dispatcher is closed.

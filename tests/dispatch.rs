@@ -231,6 +231,37 @@ fn dropping_a_consumer_requeues_live_deliveries_which_become_stale() {
     assert_eq!(stats(&queue).acked, 3);
 }
 
+/// A stale delivery (its consumer dropped, its message redelivered and
+/// acked elsewhere) keeps its message while the queue recycles its slots
+/// for new messages, lock-free acks included; it lets go when dropped.
+#[test]
+fn stale_delivery_keeps_its_message_while_slots_are_recycled() {
+    let queue = Dispatcher::<String>::builder().capacity(4).build();
+    let p = queue.publisher();
+    let mut a = queue.subscribe(Subscription::prefetch(2));
+    p.try_publish("old".to_owned()).unwrap();
+    let stale = recv_now(&mut a);
+    drop(a);
+    let mut b = queue.subscribe(Subscription::prefetch(2));
+    let again = recv_now(&mut b);
+    assert_eq!((again.as_str(), again.attempt()), ("old", 2));
+    again.ack(); // lock-free: no one waits
+    for round in 0..20 {
+        p.try_publish(format!("new {round}")).unwrap();
+        p.try_publish(format!("new {round}'")).unwrap();
+        let one = recv_now(&mut b);
+        let two = recv_now(&mut b);
+        assert!(one.starts_with("new") && two.starts_with("new"));
+        one.ack();
+        two.ack();
+        assert_eq!(*stale, "old");
+    }
+    let s = stats(&queue);
+    assert_eq!((s.acked, s.in_flight, s.backlog), (41, 0, 0));
+    drop(stale);
+    assert_eq!(stats(&queue).acked, 41);
+}
+
 #[test]
 fn stale_nack_and_drop_do_nothing() {
     let queue = Dispatcher::<u32>::new();

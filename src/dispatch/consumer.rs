@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Outcome, Received, Slot, Token};
+use super::core::{Acks, Clock, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -64,6 +64,11 @@ struct Link<T> {
     /// The word the deliveries ack through without the lock (`None` for
     /// auto-ack, settled by `recv`).
     acks: Option<Arc<Acks>>,
+    /// Adaptive: the queue's clock, read when `recv` hands a delivery out
+    /// and when it is acked. A copy of the queue's: read here, it does not
+    /// pull in the cache line of the queue's lock, which publishers keep
+    /// writing.
+    clock: Option<Arc<Clock>>,
 }
 
 impl<T> Consumer<T> {
@@ -74,8 +79,13 @@ impl<T> Consumer<T> {
         acks: Option<Arc<Acks>>,
         sub: &Subscription,
     ) -> Self {
+        let clock = shared.clock.clone();
         Self {
-            link: Arc::new(Link { shared, acks }),
+            link: Arc::new(Link {
+                shared,
+                acks,
+                clock,
+            }),
             key,
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
@@ -185,7 +195,7 @@ impl<T> Consumer<T> {
         };
         received.map(|received| {
             received.map(|mut r| {
-                if let (Some(clock), Some(token)) = (&self.link.shared.clock, &mut r.token) {
+                if let (Some(clock), Some(token)) = (&self.link.clock, &mut r.token) {
                     token.hand_out(clock.now_ns());
                 }
                 Delivery::new(Arc::clone(&self.link), r)
@@ -361,8 +371,9 @@ pub struct Delivery<T> {
     /// Its consumer's link: the queue, and the ack word (used only with a
     /// token: auto-ack deliveries are settled already).
     link: Arc<Link<T>>,
-    /// `Some` until settled by value.
-    slot: Option<Arc<Slot<T>>>,
+    /// `Some` until settled: lent by its window entry, or owning a count
+    /// (auto-ack, or after its consumer was dropped); see `core::slot`.
+    slot: Option<SlotRef<T>>,
     /// `None` for auto-ack deliveries.
     token: Option<Token>,
     attempt: u32,
@@ -410,22 +421,20 @@ impl<T> Delivery<T> {
         let Some(slot) = self.slot.take() else {
             return false;
         };
-        if let Some(clock) = &self.link.shared.clock {
+        if let Some(clock) = &self.link.clock {
             // Adaptive: the core times the ack when it collects it.
             let mut token = token;
             token.stamp_ack(clock.now_ns());
             acks.stamp(&token);
         }
-        // The core releases this clone once it sees the ack, so it must be
-        // given up before the ack is published.
-        let raw = Arc::into_raw(slot);
+        // The word is not `CLOSED` (checked by `try_ack`), so the window
+        // entry lends `slot`: once the ack is published, the core releases
+        // the entry's clone and the pointer is given up.
         if acks.try_ack(token.window()) {
             self.token = None;
             return true;
         }
-        // SAFETY: `raw` comes from `Arc::into_raw` above and the ack that
-        // would have handed it over failed: this takes the clone back, once.
-        self.slot = Some(unsafe { Arc::from_raw(raw) });
+        self.slot = Some(slot);
         false
     }
 
@@ -505,9 +514,7 @@ impl<T> Delivery<T> {
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
         let mut token = self.token.take();
-        if let (Some(clock), Some(token), Outcome::Ack) =
-            (&self.link.shared.clock, &mut token, outcome)
-        {
+        if let (Some(clock), Some(token), Outcome::Ack) = (&self.link.clock, &mut token, outcome) {
             token.stamp_ack(clock.now_ns());
         }
         self.link
@@ -521,7 +528,7 @@ impl<T> Deref for Delivery<T> {
 
     fn deref(&self) -> &T {
         match &self.slot {
-            Some(slot) => slot.get(),
+            Some(slot) => slot.slot().get(),
             None => unreachable!("dispatch: delivery used after settling"),
         }
     }

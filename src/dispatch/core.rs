@@ -15,30 +15,24 @@
 //!
 //! # Message slots
 //!
-//! A message lives in a pooled `Arc<Slot<T>>`. The core's tables (backlog,
-//! prefetch windows) and the [`Delivery`](super::Delivery) handed to a
-//! consumer each hold a clone, so the core can requeue a message whose
-//! delivery is still alive (its consumer was dropped) while that delivery
-//! still derefs to it. `Slot::msg` is written only through the only clone
-//! of the slot (`Core::swap_unique`, under the lock); a slot that becomes unique under the
-//! lock is emptied and returned to the pool, so the steady state allocates
-//! nothing. Every clone of a slot is dropped under the lock (a delivery
-//! hands its clone back to the core, or for an ack without the lock leaks
-//! it for the core to drop: see [`acks`]), which makes "unique" a stable
-//! fact.
+//! A message lives in a pooled `Arc<Slot<T>>`; see [`slot`] for who holds
+//! it and how the steady state allocates nothing.
 
 mod acks;
+mod consumers;
 mod effects;
 mod pick;
 mod settle;
+mod slot;
 
 pub(super) use self::acks::Acks;
 pub(super) use self::effects::{Clock, Wakes};
+pub(super) use self::slot::{Slot, SlotRef};
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
-use crate::sync::{Arc, AtomicBool, Ordering, UnsafeCell, fence};
+use crate::sync::{Arc, Ordering, fence};
 use crate::waitlist::{Key, WaitList};
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
@@ -49,47 +43,6 @@ pub(super) type Sink<T> = crate::mailbox::Sender<T>;
 
 /// A time source for [`Strategy::Adaptive`]: time since an arbitrary origin.
 pub(super) type ClockFn = Box<dyn Fn() -> Duration + Send + Sync>;
-
-/// One message, shared by the core's tables and the deliveries of it.
-pub(super) struct Slot<T> {
-    /// `Some` whenever anything but the pool holds the slot. Written only
-    /// by [`Core::swap_unique`], under the lock, through the only clone.
-    msg: UnsafeCell<Option<T>>,
-    /// Set under the core lock when the message was to be dead-lettered
-    /// while another holder still had it: the last holder to hand it back
-    /// sends it on.
-    dead: AtomicBool,
-}
-
-// SAFETY: a slot is what `Arc<Option<T>>` would be (deliveries on any
-// thread read the message; the core moves it in and out), so it is sent
-// and shared under the same bounds: `Send` needs `T: Send`, `Sync` needs
-// `T: Send + Sync` (the message moves out through a shared `Arc`). Its
-// cell is written only through the only clone (`Core::swap_unique`).
-unsafe impl<T: Send> Send for Slot<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send + Sync> Sync for Slot<T> {}
-
-impl<T> Slot<T> {
-    fn new() -> Self {
-        Self {
-            msg: UnsafeCell::new(None),
-            dead: AtomicBool::new(false),
-        }
-    }
-
-    /// The message; present while any delivery holds the slot.
-    pub(super) fn get(&self) -> &T {
-        // SAFETY: the cell is written only through the only clone of the
-        // slot (`Core::swap_unique`), and `self` is borrowed from a clone:
-        // while this borrow lives that clone does, so no write happens.
-        let msg = self.msg.with(|msg| unsafe { &*msg });
-        match msg {
-            Some(msg) => msg,
-            None => unreachable!("dispatch: a live slot is empty"),
-        }
-    }
-}
 
 /// A message waiting for a consumer, and how often it was delivered.
 struct Entry<T> {
@@ -102,7 +55,9 @@ struct InFlight<T> {
     tag: u64,
     slot: Arc<Slot<T>>,
     attempt: u32,
-    /// Handed out by `recv` (otherwise it waits in `ready`).
+    /// Handed out by `recv`: set when assigned, and cleared for those
+    /// never handed out when their consumer is dropped (those still in
+    /// `ready`, and those `unreceive` gives back).
     received: bool,
 }
 
@@ -199,8 +154,10 @@ struct ConsumerState<T> {
     free: Vec<usize>,
     /// Occupied window entries.
     unacked: usize,
-    /// Window indices assigned but not yet handed out by `recv`, in order.
-    ready: VecDeque<usize>,
+    /// Deliveries assigned but not yet handed out by `recv`, in order,
+    /// ready to be: `recv` swaps the whole queue with its consumer's empty
+    /// buffer.
+    ready: VecDeque<Received<T>>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
     /// Strategy state: when it was last picked (round robin order) and
@@ -232,9 +189,10 @@ impl<T> ConsumerState<T> {
     }
 }
 
-/// A delivery taken out of a consumer's window by `recv`.
+/// A delivery assigned to a consumer, as `recv` hands it out.
 pub(super) struct Received<T> {
-    pub(super) slot: Arc<Slot<T>>,
+    /// Owns its count without a token, else lent (see [`slot`]).
+    pub(super) slot: SlotRef<T>,
     /// `None` for auto-ack deliveries, which are settled already.
     pub(super) token: Option<Token>,
     pub(super) attempt: u32,
@@ -307,6 +265,10 @@ pub(super) struct Core<T> {
     /// granted one of the `reserved` places.
     publishers: WaitList<()>,
     reserved: usize,
+    /// The ack word of every consumer whose deliveries may ack without the
+    /// lock, with its slab index: what `collect_acks`, at the start of
+    /// every locked operation, walks (without touching consumer states).
+    lazy: Vec<(usize, Arc<Acks>)>,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
     /// (closed, publishers waiting, a settle hook), and whether a consumer's
     /// `recv` waker was set or taken since (so its flag may be stale).
@@ -339,6 +301,7 @@ impl<T> Core<T> {
             weights_for: None,
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
+            lazy: Vec::new(),
             publishers: WaitList::new(),
             reserved: 0,
             hot_all: false,
@@ -370,10 +333,11 @@ impl<T> Core<T> {
     /// only clone (else `None`, and nothing changes).
     ///
     /// `&mut self` means the lock is held. Every clone of a slot is made
-    /// and dropped under the lock (a lock-free ack hands its clone to the
-    /// core, which drops it: see [`acks`]), so a count of 1 read here is
-    /// stable, and the lock orders every former holder's reads of the
-    /// message before this write. This replaces `Arc::get_mut`, whose
+    /// and dropped under the lock (deliveries hold no clone, only a pointer
+    /// lent by their window entry or a count the core gave them: see
+    /// [`slot`]), so a count of 1 read here is stable, and the lock (or,
+    /// for an ack without it, its bit: see [`acks`]) orders every former
+    /// holder's reads of the message before this write. This replaces `Arc::get_mut`, whose
     /// read-modify-write of the weak count would run twice per message.
     fn swap_unique(&mut self, slot: &mut Arc<Slot<T>>, msg: Option<T>) -> Option<Option<T>> {
         if Arc::strong_count(slot) != 1 {
@@ -407,46 +371,69 @@ impl<T> Core<T> {
     }
 
     /// `try_publish`, and the first poll of `publish`.
-    pub(super) fn try_publish(&mut self, msg: T) -> Result<(), TryPublishError<T>> {
+    pub(super) fn try_publish(
+        &mut self,
+        msg: T,
+        wakes: &mut Wakes,
+    ) -> Result<(), TryPublishError<T>> {
         if self.closed {
             Err(TryPublishError::Closed(msg))
         } else if !self.publishers.is_empty() || !self.has_room() {
             Err(TryPublishError::Full(msg))
         } else {
-            self.accept(msg);
+            self.accept(msg, wakes);
             Ok(())
         }
     }
 
-    fn accept(&mut self, msg: T) {
-        self.accept_seen(msg, 0);
+    fn accept(&mut self, msg: T, wakes: &mut Wakes) {
+        self.accept_seen(msg, 0, wakes);
     }
 
     /// [`try_publish`](Self::try_publish) for a message delivered `seen`
     /// times before (elsewhere): its first delivery here is attempt
     /// `seen + 1`.
     #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
-    pub(super) fn try_publish_seen(&mut self, msg: T, seen: u32) -> Result<(), TryPublishError<T>> {
+    pub(super) fn try_publish_seen(
+        &mut self,
+        msg: T,
+        seen: u32,
+        wakes: &mut Wakes,
+    ) -> Result<(), TryPublishError<T>> {
         if self.closed {
             Err(TryPublishError::Closed(msg))
         } else if !self.publishers.is_empty() || !self.has_room() {
             Err(TryPublishError::Full(msg))
         } else {
-            self.accept_seen(msg, seen);
+            self.accept_seen(msg, seen, wakes);
             Ok(())
         }
     }
 
-    fn accept_seen(&mut self, msg: T, seen: u32) {
+    /// Takes `msg` in: straight into a consumer's window when nothing is
+    /// waiting before it (the common case; the pump would only pop it back
+    /// off the backlog), else at the back of the backlog.
+    ///
+    /// A non-empty backlog means no consumer has credit (every locked
+    /// operation pumps until none has, before and after its own work), so
+    /// only an empty one is worth a pick here.
+    fn accept_seen(&mut self, msg: T, seen: u32, wakes: &mut Wakes) {
         let mut slot = self.pool.pop().unwrap_or_else(|| Arc::new(Slot::new()));
         if self.swap_unique(&mut slot, Some(msg)).is_none() {
             unreachable!("dispatch: pooled slots are unique")
         }
-        self.backlog.push_back(Entry {
+        self.published += 1;
+        let entry = Entry {
             slot,
             attempt: seen,
-        });
-        self.published += 1;
+        };
+        if self.backlog.is_empty() && !self.broadcast() && wakes.can_push() {
+            if let Some(ci) = self.pick() {
+                self.assign(ci, entry, wakes);
+                return;
+            }
+        }
+        self.backlog.push_back(entry);
     }
 
     /// Queues a publisher that found no room.
@@ -461,6 +448,7 @@ impl<T> Core<T> {
         key: Key,
         msg: &mut Option<T>,
         waker: &Waker,
+        wakes: &mut Wakes,
     ) -> Poll<Result<(), T>> {
         if self.publishers.is_linked(key) {
             self.publishers.set_waker(key, waker);
@@ -474,7 +462,7 @@ impl<T> Core<T> {
             return Poll::Ready(Err(m));
         }
         self.reserved -= 1;
-        self.accept(m);
+        self.accept(m, wakes);
         Poll::Ready(Ok(()))
     }
 
@@ -501,6 +489,7 @@ impl<T> Core<T> {
     /// Assigns what can be assigned, grants room to waiting publishers and,
     /// once closed and drained, wakes idle consumers. Returns `false` when
     /// `fx.wakes` filled up first: the caller wakes them and pumps again.
+    #[inline]
     pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
         if self.backlog.is_empty()
             && self.publishers.is_empty()
@@ -511,6 +500,11 @@ impl<T> Core<T> {
             // requeued copies wait outside the backlog.
             return true;
         }
+        self.pump_waiting(fx)
+    }
+
+    /// [`pump`](Self::pump) when something waits.
+    fn pump_waiting(&mut self, fx: &mut Effects<T>) -> bool {
         if self.broadcast() {
             if !self.pump_broadcast(fx) {
                 return false;
@@ -618,11 +612,12 @@ impl<T> Core<T> {
         let tag = self.next_tag;
         self.next_tag += 1;
         let attempt = entry.attempt.saturating_add(1);
+        let lent = SlotRef::lend(&entry.slot);
         let flight = InFlight {
             tag,
             slot: entry.slot,
             attempt,
-            received: false,
+            received: true,
         };
         let c = self.consumer(ci);
         let at = match c.free.pop() {
@@ -636,7 +631,17 @@ impl<T> Core<T> {
             }
         };
         c.unacked += 1;
-        c.ready.push_back(at);
+        c.ready.push_back(Received {
+            slot: lent,
+            token: Some(Token {
+                consumer: ci,
+                window: at,
+                tag,
+                handed_at: 0,
+                acked_at: 0,
+            }),
+            attempt,
+        });
         c.stats.delivered += 1;
         let redelivered = attempt > 1;
         if redelivered {
@@ -666,255 +671,6 @@ impl<T> Core<T> {
         } else {
             self.backlog.is_empty() && self.in_flight == 0
         }
-    }
-
-    // ----- consumers --------------------------------------------------
-
-    /// Adds a consumer; returns its slab index, id and, if its deliveries
-    /// may ack without the lock, its ack word.
-    pub(super) fn subscribe(&mut self, sub: &Subscription) -> (usize, u64, Option<Arc<Acks>>) {
-        let id = self.next_id;
-        self.next_id += 1;
-        // A late subscriber to a broadcast only gets later messages; the
-        // first one gets what waited for anyone.
-        let cursor = if self.order.is_empty() {
-            self.log_base
-        } else {
-            self.log_base + self.backlog.len() as u64
-        };
-        let state = ConsumerState {
-            id,
-            prefetch: sub.prefetch,
-            limit: sub.prefetch,
-            weight: sub.weight,
-            priority: sub.priority,
-            auto_ack: sub.auto_ack,
-            window: Vec::with_capacity(sub.prefetch.min(4096)),
-            free: Vec::with_capacity(sub.prefetch.min(4096)),
-            unacked: 0,
-            ready: VecDeque::with_capacity(sub.prefetch.min(4096)),
-            waker: None,
-            turn: 0,
-            current: 0,
-            acked_at: 0,
-            adaptive_weight: 1,
-            mean_ns: 0.0,
-            cursor,
-            redo: VecDeque::new(),
-            stats: Counters::default(),
-            // `HOT` until the end of this operation decides (`sync_hot`).
-            acks: Arc::new(Acks::new(true, self.strategy == Strategy::Adaptive)),
-            hot: true,
-        };
-        // Auto-ack deliveries are settled by `recv`.
-        let lazy = !sub.auto_ack;
-        let acks = lazy.then(|| Arc::clone(&state.acks));
-        self.hot_dirty = true;
-        let ci = match self.vacant.pop() {
-            Some(ci) => {
-                self.consumers[ci] = Some(state);
-                ci
-            }
-            None => {
-                self.consumers.push(Some(state));
-                self.consumers.len() - 1
-            }
-        };
-        let at = self
-            .order
-            .iter()
-            .position(|&o| {
-                self.consumers[o]
-                    .as_ref()
-                    .is_some_and(|c| c.priority < sub.priority)
-            })
-            .unwrap_or(self.order.len());
-        self.order.insert(at, ci);
-        self.weights_for = None;
-        self.reserve_slots();
-        (ci, id, acks)
-    }
-
-    /// Grows the slot pool and the backlog up front to what the consumers'
-    /// prefetch and the capacity can keep live at once (requeues can push
-    /// the backlog past its capacity), so that later peaks do not allocate.
-    fn reserve_slots(&mut self) {
-        let prefetch: usize = self
-            .consumers
-            .iter()
-            .flatten()
-            .map(|c| c.prefetch.min(4096))
-            .sum();
-        let want = self.capacity.min(1024) + prefetch;
-        self.pool.reserve(want.saturating_sub(self.pool.len()));
-        self.backlog
-            .reserve(want.saturating_sub(self.backlog.len()));
-    }
-
-    /// Removes consumer `ci`. Its deliveries, received or not and alive or
-    /// not, go back to the front of the backlog in their original order
-    /// (under Broadcast its copies are released instead: the other
-    /// consumers have their own).
-    pub(super) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
-        self.retire_acks(ci, fx);
-        let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
-            return;
-        };
-        self.vacant.push(ci);
-        self.order.retain(|&o| o != ci);
-        self.weights_for = None;
-        self.in_flight -= c.unacked;
-        if self.broadcast() {
-            for flight in c.window.drain(..).flatten() {
-                self.release(flight.slot, fx);
-            }
-            for entry in c.redo.drain(..) {
-                self.release(entry.slot, fx);
-            }
-            self.trim_log(fx);
-            return;
-        }
-        // Newest first, each pushed to the front: the oldest ends first.
-        while let Some(at) = (0..c.window.len())
-            .filter(|&at| c.window[at].is_some())
-            .max_by_key(|&at| c.window[at].as_ref().map_or(0, |f| f.tag))
-        {
-            let Some(flight) = c.window[at].take() else {
-                break;
-            };
-            let attempt = if flight.received {
-                flight.attempt
-            } else {
-                flight.attempt - 1
-            };
-            if flight.received && self.settle.is_some() {
-                self.settle_out(None, flight.slot, Outcome::Dropped, flight.attempt, fx);
-            } else if flight.received && attempt >= self.max_attempts {
-                self.dead_letter(None, flight.slot, fx);
-            } else {
-                self.backlog.push_front(Entry {
-                    slot: flight.slot,
-                    attempt,
-                });
-            }
-        }
-    }
-
-    /// `recv`'s core: the next delivery assigned to `ci`, `None` once
-    /// drained, or `Pending` with `waker` stored.
-    ///
-    /// Unless auto-ack, every other delivery ready for `ci` is moved to
-    /// `more` as well, marked received, so that the consumer's next `recv`s
-    /// need no lock: the caller keeps them in order and, if it is dropped
-    /// first, hands them back with [`unreceive`](Self::unreceive) before
-    /// unsubscribing. Auto-ack deliveries are settled by `recv` (taking
-    /// several would free credit early), so those go one at a time.
-    /// Adaptive times a delivery from when the consumer hands it to the
-    /// application or from its previous ack, whichever is later (see
-    /// `time_ack`), so taking several at once does not inflate its
-    /// samples.
-    pub(super) fn poll_recv(
-        &mut self,
-        ci: usize,
-        waker: Option<&Waker>,
-        more: &mut VecDeque<Received<T>>,
-    ) -> Poll<Option<Received<T>>> {
-        if let Some(first) = self.take_ready(ci) {
-            if !self.consumer(ci).auto_ack {
-                while let Some(next) = self.take_ready(ci) {
-                    more.push_back(next);
-                }
-            }
-            return Poll::Ready(Some(first));
-        }
-        if self.drained(ci) {
-            return Poll::Ready(None);
-        }
-        if let Some(waker) = waker {
-            let c = self.consumer(ci);
-            match &c.waker {
-                Some(old) if old.will_wake(waker) => {}
-                _ => {
-                    c.waker = Some(waker.clone());
-                    self.hot_dirty = true;
-                }
-            }
-        }
-        Poll::Pending
-    }
-
-    /// Hands out the oldest delivery ready for `ci`, if any.
-    fn take_ready(&mut self, ci: usize) -> Option<Received<T>> {
-        let c = self.consumer(ci);
-        let at = c.ready.pop_front()?;
-        if c.auto_ack {
-            let Some(flight) = c.window[at].take() else {
-                unreachable!("dispatch: ready entry is vacant")
-            };
-            self.count_ack(ci, at, &flight.slot);
-            return Some(Received {
-                slot: flight.slot,
-                token: None,
-                attempt: flight.attempt,
-            });
-        }
-        let Some(flight) = c.window[at].as_mut() else {
-            unreachable!("dispatch: ready entry is vacant")
-        };
-        flight.received = true;
-        Some(Received {
-            slot: Arc::clone(&flight.slot),
-            token: Some(Token {
-                consumer: ci,
-                window: at,
-                tag: flight.tag,
-                handed_at: 0,
-                acked_at: 0,
-            }),
-            attempt: flight.attempt,
-        })
-    }
-
-    /// A delivery that `poll_recv` moved to its consumer's buffer was never
-    /// handed to the application (its consumer is being dropped): it counts
-    /// as not received, so its requeue does not spend an attempt. Its slot
-    /// clone is handed back through `fx`.
-    pub(super) fn unreceive(&mut self, received: Received<T>, fx: &mut Effects<T>) {
-        if let Some(token) = received.token {
-            if let Some(Some(c)) = self.consumers.get_mut(token.consumer) {
-                if let Some(Some(flight)) = c.window.get_mut(token.window) {
-                    if flight.tag == token.tag {
-                        flight.received = false;
-                    }
-                }
-            }
-        }
-        self.release(received.slot, fx);
-    }
-
-    /// A pending `recv` was dropped.
-    pub(super) fn clear_waker(&mut self, ci: usize) {
-        self.consumer(ci).waker = None;
-        self.hot_dirty = true;
-    }
-
-    pub(super) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
-        let c = self.consumer(ci);
-        c.prefetch = prefetch;
-        c.limit = prefetch;
-        if self.strategy == Strategy::Adaptive {
-            self.adapt_limits();
-        }
-        self.reserve_slots();
-    }
-
-    pub(super) fn set_weight(&mut self, ci: usize, weight: u32) {
-        self.consumer(ci).weight = weight;
-        self.weights_for = None;
-    }
-
-    pub(super) fn prefetch(&mut self, ci: usize) -> usize {
-        self.consumer(ci).prefetch
     }
 
     // ----- stats ------------------------------------------------------

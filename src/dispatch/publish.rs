@@ -70,7 +70,7 @@ impl<T> Future for Publish<'_, T> {
                 let Some(msg) = this.msg.take() else {
                     unreachable!("dispatch: publish without a message")
                 };
-                shared.run(|core, _| match core.try_publish(msg) {
+                shared.run(|core, fx| match core.try_publish(msg, &mut fx.wakes) {
                     Ok(()) => Poll::Ready(Ok(())),
                     Err(TryPublishError::Closed(msg)) => Poll::Ready(Err(PublishError(msg))),
                     Err(TryPublishError::Full(msg)) => {
@@ -80,8 +80,8 @@ impl<T> Future for Publish<'_, T> {
                     }
                 })
             }
-            State::Waiting(key) => shared.run(|core, _| {
-                core.poll_publish(key, &mut this.msg, cx.waker())
+            State::Waiting(key) => shared.run(|core, fx| {
+                core.poll_publish(key, &mut this.msg, cx.waker(), &mut fx.wakes)
                     .map_err(PublishError)
             }),
             State::Done => panic!("publish future polled after completion"),

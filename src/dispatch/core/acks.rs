@@ -29,8 +29,8 @@
 //! One `AtomicU64` per consumer instance:
 //!
 //! - bits `0..62`: bit `i` set means the delivery at window index `i` was
-//!   acked and its slot clone handed over (leaked by the delivery, released
-//!   by the core); windows past index 61 ack under the lock;
+//!   acked, and the pointer its window entry lent it given up (the core
+//!   releases the entry's clone); windows past index 61 ack under the lock;
 //! - [`HOT`]: set under the lock while someone waits on this consumer's
 //!   acks; a delivery that sees it does not set its bit;
 //! - [`CLOSED`]: set under the lock when the consumer is dropped (never
@@ -38,8 +38,8 @@
 //!   its ack does nothing.
 //!
 //! Transitions: a delivery sets its bit with one CAS from a word without
-//! `HOT` or `CLOSED` (release: publishes its leaked clone and its reads of
-//! the message). Under the lock the core clears bits it collects
+//! `HOT` or `CLOSED` (release: publishes its reads of the message, which
+//! the slot's next write must follow). Under the lock the core clears bits it collects
 //! (acquire), sets or clears `HOT`, and sets `CLOSED`; setting a flag is a
 //! swap that also collects every bit set before it, so a bit is either
 //! collected by the operation that set the flag or never set at all. That
@@ -52,7 +52,7 @@
 
 use super::{Core, Effects, Token};
 use crate::dispatch::Strategy;
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 /// Bits of window indices that can be acked without the lock.
 const LAZY_SLOTS: usize = 62;
@@ -120,7 +120,7 @@ impl Acks {
 
     /// Marks window index `at` acked unless the word is `HOT` or `CLOSED`
     /// (or `at` has no bit). On `true` the ack is done: the caller must
-    /// have leaked its clone of the slot first, as the core releases it.
+    /// not read the message any more, as the core releases its slot.
     #[inline]
     pub(in crate::dispatch) fn try_ack(&self, at: usize) -> bool {
         if at >= LAZY_SLOTS {
@@ -184,13 +184,12 @@ impl<T> Core<T> {
     /// Returns whether there were any (the caller pumps).
     pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
         let mut settled = false;
-        for ci in 0..self.consumers.len() {
-            if let Some(c) = &self.consumers[ci] {
-                let bits = c.acks.collect();
-                if bits != 0 {
-                    self.settle_lazy(ci, bits, fx);
-                    settled = true;
-                }
+        for i in 0..self.lazy.len() {
+            let (ci, ref acks) = self.lazy[i];
+            let bits = acks.collect();
+            if bits != 0 {
+                self.settle_lazy(ci, bits, fx);
+                settled = true;
             }
         }
         settled
@@ -289,13 +288,8 @@ impl<T> Core<T> {
             unreachable!("dispatch: a lock-free ack of a vacant window entry")
         };
         debug_assert!(flight.received, "dispatch: acked before received");
-        // SAFETY: the delivery of this window entry (its only one: an
-        // entry leaves its window only when settled, and this consumer
-        // is alive) turned its clone of the entry's slot into a raw
-        // pointer with `Arc::into_raw` before publishing its bit, and
-        // gave up the pointer: this is the one drop of that clone. The
-        // window's own clone keeps the count above zero.
-        unsafe { Arc::decrement_strong_count(Arc::as_ptr(&flight.slot)) };
+        // Its delivery gave up the pointer this entry lent it before
+        // publishing its bit (see `slot`).
         self.count_ack(ci, at, &flight.slot);
         self.release(flight.slot, fx);
     }

@@ -2,6 +2,7 @@
 //! of wakers it leaves to wake, and Adaptive's clock.
 
 use super::ClockFn;
+use core::mem::ManuallyDrop;
 use core::task::Waker;
 use std::time::Instant;
 
@@ -36,7 +37,10 @@ impl Clock {
 /// operation rarely wakes more than one or two tasks; `pump` stops when it
 /// is full, and the caller wakes them and pumps again.
 pub(in crate::dispatch) struct Wakes {
-    wakers: [Option<Waker>; Wakes::CAPACITY],
+    /// `Some` exactly below `len`. No drop glue of its own: `Drop` wakes
+    /// (and so takes) those, and leaves nothing else to drop, so an
+    /// operation that wakes no one does not check every entry again.
+    wakers: ManuallyDrop<[Option<Waker>; Wakes::CAPACITY]>,
     len: usize,
 }
 
@@ -46,7 +50,7 @@ impl Wakes {
     #[inline]
     pub(super) const fn new() -> Self {
         Self {
-            wakers: [const { None }; Self::CAPACITY],
+            wakers: ManuallyDrop::new([const { None }; Self::CAPACITY]),
             len: 0,
         }
     }

@@ -2,7 +2,7 @@
 //! (back to the backlog, to the dead-letter mailbox, to the settle hook, or
 //! back to the pool).
 
-use super::{Core, Effects, Entry, InFlight, Outcome, Settle, Slot, Token};
+use super::{Core, Effects, Entry, InFlight, Outcome, Settle, Slot, SlotRef, Token};
 use crate::dispatch::{Requeue, Strategy};
 use crate::sync::{Arc, Ordering};
 
@@ -23,13 +23,14 @@ impl<T> Core<T> {
     }
 
     /// Ends a delivery: `token` names its window entry (`None` for
-    /// auto-ack), `slot` is its clone of the message. If the token is stale
-    /// (its consumer was dropped) or absent, only the clone is handed back.
-    /// With `take`, an acked message that nobody else shares is returned.
+    /// auto-ack), `slot` is its hold on the message. If the token is stale
+    /// (its consumer was dropped) or absent, only the count it holds is
+    /// handed back. With `take`, an acked message that nobody else shares
+    /// is returned.
     pub(in crate::dispatch) fn finish(
         &mut self,
         token: Option<Token>,
-        slot: Arc<Slot<T>>,
+        slot: SlotRef<T>,
         outcome: Outcome,
         take: bool,
         fx: &mut Effects<T>,
@@ -37,10 +38,15 @@ impl<T> Core<T> {
         let (handed_at, acked_at) = token.map_or((0, 0), |t| (t.handed_at, t.acked_at));
         let flight = token.and_then(|token| self.settle(token));
         let Some((ci, flight)) = flight else {
+            // SAFETY: a ref without a live token owns its count: auto-ack
+            // deliveries own the window's clone, and a stale token's entry
+            // left its window with its consumer, which gave it a count
+            // (see `slot`).
+            let slot = unsafe { slot.into_owned() };
             return self.release_or_take(slot, take, fx);
         };
-        // The window's clone stands for the message from here on.
-        drop(slot);
+        // The token was live: `slot` was lent by the entry just taken out,
+        // whose clone stands for the message from here on.
         if self.settle.is_some() && outcome != Outcome::Ack {
             self.settle_out(Some(ci), flight.slot, outcome, flight.attempt, fx);
             return None;
