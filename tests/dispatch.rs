@@ -465,6 +465,38 @@ fn stream_of_deliveries() {
 }
 
 #[test]
+fn consumer_stream_is_fused_once_recv_gives_none() {
+    use futures::StreamExt;
+    use futures::stream::FusedStream;
+    let queue = Dispatcher::<u32>::new();
+    let mut c = queue.subscribe(Subscription::prefetch(4));
+    let p = queue.publisher();
+    p.try_publish(7).unwrap();
+    queue.close();
+    // Closed but a message is left: not terminated yet.
+    assert!(!c.is_terminated());
+    let d = recv_now(&mut c);
+    assert!(!c.is_terminated());
+    // Unacked: still not over (a nack could bring it back).
+    assert!(c.recv().now_or_never().is_none());
+    assert!(!c.is_terminated());
+    d.ack();
+    assert!(block_on(c.recv()).is_none());
+    assert!(c.is_terminated());
+    // In a `select!`, a terminated consumer is skipped rather than polled.
+    let (tx, mut rx) = flowgate::mailbox::bounded::<u32>(1);
+    tx.try_send(1).unwrap();
+    let got = block_on(async {
+        futures::select! {
+            d = c.next() => d.map(|d| *d),
+            n = rx.next() => n,
+        }
+    });
+    assert_eq!(got, Some(1));
+    drop(p);
+}
+
+#[test]
 fn threads_end_to_end() {
     let queue = Dispatcher::<u64>::builder().capacity(16).build();
     let workers: Vec<_> = (0..3)

@@ -8,7 +8,7 @@ use core::future::Future;
 use core::ops::Deref;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 use std::collections::VecDeque;
 
 /// Receives the deliveries a [`Dispatcher`](super::Dispatcher) assigns to
@@ -19,7 +19,8 @@ use std::collections::VecDeque;
 /// later ack, nack or drop does nothing (the message may be processed
 /// twice, the second time flagged [`redelivered`](Delivery::redelivered)).
 ///
-/// Also a [`Stream`] of deliveries.
+/// Also a [`Stream`] of deliveries, and a [`FusedStream`]:
+/// terminated once `recv` has returned `None`.
 ///
 /// # Examples
 ///
@@ -53,6 +54,9 @@ pub struct Consumer<T> {
     /// its prefetch), marked received, handed out by later `recv`s without
     /// the lock. Holds slot clones: emptied under the lock on drop.
     buffered: VecDeque<Received<T>>,
+    /// `recv` has returned `None` (for `FusedStream`): the dispatcher is
+    /// closed and nothing is left queued or unacked, so none will come.
+    terminated: bool,
 }
 
 /// What the deliveries of one consumer share, behind a count of their own:
@@ -89,6 +93,7 @@ impl<T> Consumer<T> {
             key,
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            terminated: false,
         }
     }
 
@@ -193,6 +198,9 @@ impl<T> Consumer<T> {
                     .run(|core, _| core.poll_recv(key, waker, buffered))
             }
         };
+        if let Poll::Ready(None) = received {
+            self.terminated = true;
+        }
         received.map(|received| {
             received.map(|mut r| {
                 if let (Some(clock), Some(token)) = (&self.link.clock, &mut r.token) {
@@ -288,6 +296,12 @@ impl<T> Stream for Consumer<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<T> FusedStream for Consumer<T> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 
