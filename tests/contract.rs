@@ -21,6 +21,18 @@ impl Drop for Counted {
     }
 }
 
+/// The random walks' source: xorshift64 from `seed`, each call giving a
+/// number below its argument.
+fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed.max(1);
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
 /// A payload with no trait impls at all.
 struct Opaque;
 

@@ -157,13 +157,7 @@ impl Model {
 fn credit_walk(seed: u64) {
     use flowgate::credit::{Acquire, Credits};
     use std::collections::VecDeque;
-    let mut rng = seed.max(1);
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = rng(seed);
     let sem = CreditSemaphore::new(4);
     let mut m = Model {
         available: 4,

@@ -1,6 +1,7 @@
 //! Seeded random walks over the dispatcher, checking the contract's
 //! invariants after every step.
 
+use super::rng;
 use flowgate::dispatch::{
     Delivery, Dispatcher, Requeue, Strategy, Subscription, TryPublishError, TryRecvError,
 };
@@ -16,13 +17,7 @@ use flowgate::mailbox;
 /// counted.
 fn random_walk(strategy: Strategy, seed: u64) {
     use std::collections::HashMap;
-    let mut rng = seed.max(1);
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = rng(seed);
     const CAP: usize = 4;
     const MAX_ATTEMPTS: u32 = 3;
     let (dlq, mut dead) = mailbox::bounded::<u64>(2);
@@ -222,13 +217,7 @@ fn random_walk(strategy: Strategy, seed: u64) {
 /// message exactly once, through acks, nacks with requeue and dropped
 /// deliveries, never above their own prefetch.
 fn broadcast_walk(seed: u64) {
-    let mut rng = seed.max(1);
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = rng(seed);
     let queue = Dispatcher::<u64>::builder()
         .capacity(3)
         .strategy(Strategy::Broadcast)

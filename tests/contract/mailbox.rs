@@ -170,13 +170,7 @@ fn block_is_the_default_overflow() {
 fn mailbox_walk(overflow: Overflow, seed: u64) {
     use flowgate::mailbox::OwnedPermit;
     use std::collections::VecDeque;
-    let mut rng = seed.max(1);
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut next = rng(seed);
     const CAP: usize = 3;
     let drops = Arc::new(AtomicUsize::new(0));
     let (tx, mut rx) = Builder::new(CAP).overflow(overflow).build::<Counted>();
