@@ -410,3 +410,116 @@ fn lock_free_ack_racing_close_and_recv() {
         assert_eq!(queue.stats().acked, 1);
     });
 }
+
+/// A delivery read and acked without the lock on one thread while a
+/// publish on another collects the ack: the publish settles it (or not
+/// yet), assigns the backlog's next message, and may reuse the acked
+/// message's pooled slot for its own message. The ack's reads of the
+/// message must happen before that slot is written again (loom's cell
+/// tracking fails the model otherwise), and no message is lost or dropped
+/// twice.
+#[test]
+fn lock_free_ack_racing_publish_collect() {
+    model(|| {
+        let queue = Dispatcher::builder().capacity(2).build();
+        let mut c = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        for n in 0..2 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        let d = c.try_recv().unwrap();
+        let acker = thread::spawn(move || {
+            assert_eq!(id(&d), 0);
+            d.ack();
+        });
+        publisher
+            .try_publish(Track::new(2))
+            .unwrap_or_else(|_| panic!("room"));
+        for n in 1..3 {
+            let d = block_on(c.recv()).unwrap();
+            assert_eq!((id(&d), d.redelivered()), (n, false));
+            d.ack();
+        }
+        acker.join().unwrap();
+        let s = queue.stats();
+        assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
+    });
+}
+
+/// A's consumer is dropped while its delivery of message 0 lives: the
+/// stale delivery reads and settles its message on another thread while
+/// B gets message 0 again, acks it, and a new publish may reuse a pooled
+/// slot. The stale delivery's own count keeps its message alive and
+/// unwritten until it lets go; the message is dropped once, after both.
+#[test]
+fn stale_delivery_settled_racing_redelivery() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut a = queue.subscribe(Subscription::prefetch(1));
+        let mut b = queue.subscribe(Subscription::prefetch(1));
+        let publisher = queue.publisher();
+        for n in 0..2 {
+            publisher
+                .try_publish(Track::new(n))
+                .unwrap_or_else(|_| panic!("room"));
+        }
+        // Round robin: A gets 0, B gets 1.
+        let stale = a.try_recv().unwrap();
+        let first = b.try_recv().unwrap();
+        assert_eq!((id(&stale), id(&first)), (0, 1));
+        drop(a); // 0 goes back to the backlog; `stale` keeps reading it
+        let settler = thread::spawn(move || {
+            assert_eq!((id(&stale), stale.redelivered()), (0, false));
+            stale.ack(); // stale: does nothing but let go
+        });
+        first.ack(); // B has credit again: 0 is redelivered to it
+        let again = block_on(b.recv()).unwrap();
+        assert_eq!((id(&again), again.redelivered()), (0, true));
+        again.ack();
+        publisher
+            .try_publish(Track::new(2))
+            .unwrap_or_else(|_| panic!("room"));
+        let last = block_on(b.recv()).unwrap();
+        assert_eq!((id(&last), last.redelivered()), (2, false));
+        last.ack();
+        settler.join().unwrap();
+        let s = queue.stats();
+        assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
+    });
+}
+
+/// Prefetch 3: a publisher assigns messages to the consumer while its
+/// `recv`s take whatever is ready in one swap into their buffer and hand
+/// it out without the lock: every message arrives once, in order.
+#[test]
+fn recv_swap_racing_assign() {
+    model(|| {
+        let queue = Dispatcher::builder().build();
+        let mut c = queue.subscribe(Subscription::prefetch(3));
+        let publisher = queue.publisher();
+        publisher
+            .try_publish(Track::new(0))
+            .unwrap_or_else(|_| panic!("room"));
+        let producer = thread::spawn(move || {
+            for n in 1..3 {
+                publisher
+                    .try_publish(Track::new(n))
+                    .unwrap_or_else(|_| panic!("room"));
+            }
+        });
+        let mut held = Vec::new();
+        for n in 0..3 {
+            let d = block_on(c.recv()).unwrap();
+            assert_eq!((id(&d), d.attempt()), (n, 1));
+            held.push(d);
+        }
+        producer.join().unwrap();
+        for d in held {
+            d.ack();
+        }
+        drop(queue);
+        assert!(block_on(c.recv()).is_none());
+    });
+}
