@@ -108,9 +108,11 @@ fn nack_racing_another_consumers_recv() {
     });
 }
 
-/// `close` races two publishes, the second waiting on a full backlog: each
-/// message is either accepted (and delivered) or handed back; the consumer
-/// then drains and ends.
+/// `close` races two publishes, the second waiting on a full backlog,
+/// and the consumer draining the queue on a third thread: each message is
+/// either accepted (and delivered) or handed back, and the consumer's
+/// `recv` ends only after every accepted message (never hangs, never ends
+/// early).
 #[test]
 fn close_racing_publish() {
     model(|| {
@@ -128,14 +130,15 @@ fn close_racing_publish() {
                 u32::from(one) + u32::from(two)
             })
         });
-        queue.close();
-        let mut got = 0;
+        let closer = thread::spawn(move || queue.close());
+        let mut got = Vec::new();
         while let Some(d) = block_on(consumer.recv()) {
-            got += 1;
+            got.push(id(&d));
             d.ack();
         }
         let accepted = producer.join().unwrap();
-        assert_eq!(got, 1 + accepted);
+        closer.join().unwrap();
+        assert_eq!(got, (0..1 + accepted).collect::<Vec<_>>());
     });
 }
 
