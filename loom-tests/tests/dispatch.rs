@@ -425,9 +425,10 @@ fn lock_free_ack_racing_close_and_recv() {
 }
 
 /// A delivery read and acked without the lock on one thread while a
-/// publish on another collects the ack: the publish settles it (or not
-/// yet), assigns the backlog's next message, and may reuse the acked
-/// message's pooled slot for its own message. The ack's reads of the
+/// publish on another collects the ack and the consumer waits in `recv`
+/// on a third: the publish settles it (or not yet), assigns the backlog's
+/// next message, and may reuse the acked message's pooled slot for its
+/// own message. The ack's reads of the
 /// message must happen before that slot is written again (loom's cell
 /// tracking fails the model otherwise), and no message is lost or dropped
 /// twice.
@@ -447,15 +448,18 @@ fn lock_free_ack_racing_publish_collect() {
             assert_eq!(id(&d), 0);
             d.ack();
         });
-        publisher
-            .try_publish(Track::new(2))
-            .unwrap_or_else(|_| panic!("room"));
+        let producer = thread::spawn(move || {
+            publisher
+                .try_publish(Track::new(2))
+                .unwrap_or_else(|_| panic!("room"));
+        });
         for n in 1..3 {
             let d = block_on(c.recv()).unwrap();
             assert_eq!((id(&d), d.redelivered()), (n, false));
             d.ack();
         }
         acker.join().unwrap();
+        producer.join().unwrap();
         let s = queue.stats();
         assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
     });
