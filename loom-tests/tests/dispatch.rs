@@ -4,7 +4,10 @@
 //! last consumer dropped with a backlog, a cancelled recv racing a
 //! publish, a consumer dropped with deliveries in its recv buffer, and
 //! acks made without the lock (also under Adaptive) racing their
-//! consumer's recv, a waiting publisher, a consumer drop, and close.
+//! consumer's recv, a waiting publisher, a consumer drop, close, and a
+//! publish that collects them and reuses their slot; a stale delivery
+//! settled while its message is redelivered; recv's swap of the ready
+//! queue racing assignments.
 //! Messages are `Track`ed, so a message lost or leaked on any path fails
 //! the model.
 //!
