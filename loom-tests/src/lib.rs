@@ -14,11 +14,27 @@ pub use {futures::executor::block_on, std::sync::Arc, std::thread};
 pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     #[cfg(flowgate_loom)]
     {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let mut builder = loom::model::Builder::new();
         if builder.preemption_bound.is_none() {
             builder.preemption_bound = Some(2);
         }
-        builder.check(f);
+        // Counts the interleavings explored (one run of `f` each) so a
+        // model that explores suspiciously few shows it: printed with
+        // `--nocapture` (or on failure).
+        let runs = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let start = std::time::Instant::now();
+        builder.check(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            f();
+        });
+        println!(
+            "loom: {} interleavings in {:.2?} ({})",
+            runs.load(Ordering::Relaxed),
+            start.elapsed(),
+            std::thread::current().name().unwrap_or("model"),
+        );
     }
     #[cfg(not(flowgate_loom))]
     f();
