@@ -125,36 +125,126 @@ impl<T> Core<T> {
 
     /// The other strategies, over the highest priority group with credit.
     fn pick_weighed(&mut self) -> Option<usize> {
+        let adaptive = self.strategy == Strategy::Adaptive;
+        match self.strategy {
+            Strategy::RoundRobin | Strategy::Broadcast => {
+                unreachable!("dispatch: round robin is picked by `least_recent`")
+            }
+            Strategy::LeastLoaded => self.least_loaded(),
+            Strategy::Weighted | Strategy::Adaptive => {
+                // The weights change only with a latency sample, a weight
+                // or the group's members: computed again after any of
+                // those (`weights_for` is then cleared), not per pick.
+                match self.swrr(adaptive) {
+                    Ok(chosen) => chosen,
+                    Err(priority) => {
+                        self.adaptive_weights(priority);
+                        self.weights_for = Some(priority);
+                        self.swrr(adaptive).ok()?
+                    }
+                }
+            }
+        }
+    }
+
+    /// Least loaded, in one pass over `order`: the lowest `unacked /
+    /// prefetch` among the highest priority with credit, ties by turn.
+    fn least_loaded(&self) -> Option<usize> {
+        let mut best: Option<(usize, &ConsumerState<T>)> = None;
+        for &ci in &self.order {
+            let Some(c) = &self.consumers[ci] else {
+                unreachable!("dispatch: ordered consumer is vacant")
+            };
+            let better = match best {
+                None => true,
+                Some((_, b)) => {
+                    if c.priority != b.priority {
+                        break;
+                    }
+                    // c.unacked / c.prefetch vs b.unacked / b.prefetch
+                    let lhs = c.unacked as u128 * b.prefetch as u128;
+                    let rhs = b.unacked as u128 * c.prefetch as u128;
+                    lhs < rhs || (lhs == rhs && c.turn < b.turn)
+                }
+            };
+            if better && c.has_credit() {
+                best = Some((ci, c));
+            }
+        }
+        best.map(|(ci, _)| ci)
+    }
+
+    /// Smooth weighted round-robin in one pass over `order`, among the
+    /// highest priority with credit: each candidate adds its weight to its
+    /// current value, the largest current wins and loses the sum of the
+    /// candidates' weights. `Err(priority)` under Adaptive when that
+    /// group's weights are stale, before anything changed: the caller
+    /// computes them and picks again.
+    fn swrr(&mut self, adaptive: bool) -> Result<Option<usize>, i32> {
+        let consumers = &mut self.consumers;
+        let mut group = None;
+        let mut total: i64 = 0;
+        let mut best: Option<(usize, i64)> = None;
+        for &ci in &self.order {
+            let Some(c) = consumers[ci].as_mut() else {
+                unreachable!("dispatch: ordered consumer is vacant")
+            };
+            match group {
+                Some(priority) if c.priority != priority => break,
+                Some(_) => {}
+                None if !c.has_credit() => continue,
+                None => {
+                    if adaptive && self.weights_for != Some(c.priority) {
+                        return Err(c.priority);
+                    }
+                    group = Some(c.priority);
+                }
+            }
+            if !c.has_credit() {
+                continue;
+            }
+            let w = if adaptive {
+                c.adaptive_weight
+            } else {
+                i64::from(c.weight)
+            };
+            c.current = c.current.saturating_add(w);
+            total = total.saturating_add(w);
+            if best.is_none_or(|(_, cur)| c.current > cur) {
+                best = Some((ci, c.current));
+            }
+        }
+        let Some((chosen, _)) = best else {
+            return Ok(None);
+        };
+        if let Some(c) = consumers[chosen].as_mut() {
+            c.current = c.current.saturating_sub(total);
+        }
+        Ok(Some(chosen))
+    }
+
+    /// Adaptive: sets the SWRR weight of each member of the group of
+    /// `priority` from its first member with credit on, `weight * SCALE *
+    /// fastest / mean`; a consumer without a sample yet counts as the
+    /// fastest.
+    fn adaptive_weights(&mut self, priority: i32) {
         let consumers = &mut self.consumers;
         let state = |ci: usize| match &consumers[ci] {
             Some(c) => c,
             None => unreachable!("dispatch: ordered consumer is vacant"),
         };
-        let first = self.order.iter().position(|&ci| state(ci).has_credit())?;
-        let priority = state(self.order[first]).priority;
+        let Some(first) = self
+            .order
+            .iter()
+            .position(|&ci| state(ci).has_credit() && state(ci).priority == priority)
+        else {
+            return;
+        };
         let len = self.order[first..]
             .iter()
             .take_while(|&&ci| state(ci).priority == priority)
             .count();
-        let group = &self.order[first..first + len];
-        let chosen = match self.strategy {
-            Strategy::RoundRobin | Strategy::Broadcast => {
-                unreachable!("dispatch: round robin is picked by `least_recent`")
-            }
-            Strategy::LeastLoaded => least_loaded(consumers, group),
-            Strategy::Weighted => swrr(consumers, group, |c| i64::from(c.weight)),
-            Strategy::Adaptive => {
-                // The weights change only with a latency sample, a weight
-                // or the group's members: computed again after any of
-                // those (`weights_for` is then cleared), not per pick.
-                if self.weights_for != Some(priority) {
-                    adaptive_weights(consumers, group);
-                    self.weights_for = Some(priority);
-                }
-                swrr(consumers, group, |c| c.adaptive_weight)
-            }
-        };
-        Some(chosen)
+        adaptive_weights(consumers, &self.order[first..first + len]);
     }
 }
 
@@ -177,60 +267,4 @@ fn adaptive_weights<T>(consumers: &mut [Option<ConsumerState<T>>], group: &[usiz
             c.adaptive_weight = (f64::from(c.weight) * SCALE * speed).clamp(1.0, 1e12) as i64;
         }
     }
-}
-
-fn candidates<'a, T>(
-    consumers: &'a [Option<ConsumerState<T>>],
-    group: &'a [usize],
-) -> impl Iterator<Item = (usize, &'a ConsumerState<T>)> + 'a {
-    group.iter().filter_map(move |&ci| {
-        consumers[ci]
-            .as_ref()
-            .filter(|c| c.has_credit())
-            .map(|c| (ci, c))
-    })
-}
-
-fn least_loaded<T>(consumers: &[Option<ConsumerState<T>>], group: &[usize]) -> usize {
-    let mut best: Option<(usize, &ConsumerState<T>)> = None;
-    for (ci, c) in candidates(consumers, group) {
-        let better = match best {
-            None => true,
-            Some((_, b)) => {
-                // c.unacked / c.prefetch vs b.unacked / b.prefetch
-                let lhs = c.unacked as u128 * b.prefetch as u128;
-                let rhs = b.unacked as u128 * c.prefetch as u128;
-                lhs < rhs || (lhs == rhs && c.turn < b.turn)
-            }
-        };
-        if better {
-            best = Some((ci, c));
-        }
-    }
-    best.map_or(group[0], |(ci, _)| ci)
-}
-
-fn swrr<T>(
-    consumers: &mut [Option<ConsumerState<T>>],
-    group: &[usize],
-    weight: impl Fn(&ConsumerState<T>) -> i64,
-) -> usize {
-    let mut total: i64 = 0;
-    let mut best: Option<(usize, i64)> = None;
-    for &ci in group {
-        let Some(c) = consumers[ci].as_mut().filter(|c| c.has_credit()) else {
-            continue;
-        };
-        let w = weight(c);
-        c.current = c.current.saturating_add(w);
-        total = total.saturating_add(w);
-        if best.is_none_or(|(_, cur)| c.current > cur) {
-            best = Some((ci, c.current));
-        }
-    }
-    let chosen = best.map_or(group[0], |(ci, _)| ci);
-    if let Some(c) = consumers[chosen].as_mut() {
-        c.current = c.current.saturating_sub(total);
-    }
-    chosen
 }
