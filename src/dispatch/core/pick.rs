@@ -76,8 +76,8 @@ impl<T> Core<T> {
             .fold(f64::INFINITY, f64::min);
         for c in self.consumers.iter_mut().flatten() {
             c.limit = if c.mean_ns > 0.0 && fastest.is_finite() {
-                let share = (c.prefetch as f64 * fastest / c.mean_ns).ceil();
-                (share as usize).clamp(1, c.prefetch)
+                let share = c.prefetch as f64 * fastest / c.mean_ns;
+                ceil(share).clamp(1, c.prefetch)
             } else {
                 c.prefetch
             };
@@ -246,6 +246,13 @@ impl<T> Core<T> {
             .count();
         adaptive_weights(consumers, &self.order[first..first + len]);
     }
+}
+
+/// `x.ceil() as usize` for `x` in `0..=usize::MAX`, without the call to
+/// libm's `ceil` that the baseline x86-64 target makes.
+fn ceil(x: f64) -> usize {
+    let whole = x as usize;
+    if (whole as f64) < x { whole + 1 } else { whole }
 }
 
 /// Adaptive: sets each group member's SWRR weight, `weight * SCALE *
