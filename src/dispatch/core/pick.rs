@@ -102,25 +102,20 @@ impl<T> Core<T> {
     /// strategy): the least recently picked consumer with credit among the
     /// highest priority that has any.
     fn least_recent(&self) -> Option<usize> {
-        // Turns start at 0 and count picks: never `u64::MAX`, so the first
-        // consumer with credit always becomes `best`.
-        let mut best = None;
-        let mut best_turn = u64::MAX;
-        let mut priority = 0;
-        for &ci in &self.order {
-            let Some(c) = &self.consumers[ci] else {
-                unreachable!("dispatch: ordered consumer is vacant")
-            };
-            if best.is_some() && c.priority != priority {
+        let first = self.first_with_credit()?;
+        let mut chosen = self.order[first];
+        let mut best = self.state(chosen);
+        for &ci in &self.order[first + 1..] {
+            let c = self.state(ci);
+            if c.priority != best.priority {
                 break;
             }
-            if c.has_credit() && c.turn < best_turn {
-                best = Some(ci);
-                best_turn = c.turn;
-                priority = c.priority;
+            if c.has_credit() && c.turn < best.turn {
+                chosen = ci;
+                best = c;
             }
         }
-        best
+        Some(chosen)
     }
 
     /// The other strategies, over the highest priority group with credit.
@@ -150,28 +145,26 @@ impl<T> Core<T> {
     /// Least loaded, in one pass over `order`: the lowest `unacked /
     /// prefetch` among the highest priority with credit, ties by turn.
     fn least_loaded(&self) -> Option<usize> {
-        let mut best: Option<(usize, &ConsumerState<T>)> = None;
-        for &ci in &self.order {
-            let Some(c) = &self.consumers[ci] else {
-                unreachable!("dispatch: ordered consumer is vacant")
-            };
-            let better = match best {
-                None => true,
-                Some((_, b)) => {
-                    if c.priority != b.priority {
-                        break;
-                    }
-                    // c.unacked / c.prefetch vs b.unacked / b.prefetch
-                    let lhs = c.unacked as u128 * b.prefetch as u128;
-                    let rhs = b.unacked as u128 * c.prefetch as u128;
-                    lhs < rhs || (lhs == rhs && c.turn < b.turn)
-                }
-            };
-            if better && c.has_credit() {
-                best = Some((ci, c));
+        let first = self.first_with_credit()?;
+        let mut chosen = self.order[first];
+        let mut best = self.state(chosen);
+        for &ci in &self.order[first + 1..] {
+            let c = self.state(ci);
+            if c.priority != best.priority {
+                break;
+            }
+            if !c.has_credit() {
+                continue;
+            }
+            // c.unacked / c.prefetch vs best.unacked / best.prefetch
+            let lhs = c.unacked as u128 * best.prefetch as u128;
+            let rhs = best.unacked as u128 * c.prefetch as u128;
+            if lhs < rhs || (lhs == rhs && c.turn < best.turn) {
+                chosen = ci;
+                best = c;
             }
         }
-        best.map(|(ci, _)| ci)
+        Some(chosen)
     }
 
     /// Smooth weighted round-robin in one pass over `order`, among the
@@ -181,46 +174,70 @@ impl<T> Core<T> {
     /// group's weights are stale, before anything changed: the caller
     /// computes them and picks again.
     fn swrr(&mut self, adaptive: bool) -> Result<Option<usize>, i32> {
+        let Some(first) = self.first_with_credit() else {
+            return Ok(None);
+        };
+        let priority = self.state(self.order[first]).priority;
+        if !adaptive {
+            return Ok(self.swrr_from(first, priority, |c| i64::from(c.weight)));
+        }
+        if self.weights_for != Some(priority) {
+            return Err(priority);
+        }
+        Ok(self.swrr_from(first, priority, |c| c.adaptive_weight))
+    }
+
+    /// [`swrr`](Self::swrr) over the group of `priority` from `order`
+    /// index `first`, its first member with credit.
+    #[inline]
+    fn swrr_from(
+        &mut self,
+        first: usize,
+        priority: i32,
+        weight: impl Fn(&ConsumerState<T>) -> i64,
+    ) -> Option<usize> {
         let consumers = &mut self.consumers;
-        let mut group = None;
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
-        for &ci in &self.order {
+        for &ci in &self.order[first..] {
             let Some(c) = consumers[ci].as_mut() else {
                 unreachable!("dispatch: ordered consumer is vacant")
             };
-            match group {
-                Some(priority) if c.priority != priority => break,
-                Some(_) => {}
-                None if !c.has_credit() => continue,
-                None => {
-                    if adaptive && self.weights_for != Some(c.priority) {
-                        return Err(c.priority);
-                    }
-                    group = Some(c.priority);
-                }
+            if c.priority != priority {
+                break;
             }
             if !c.has_credit() {
                 continue;
             }
-            let w = if adaptive {
-                c.adaptive_weight
-            } else {
-                i64::from(c.weight)
-            };
+            let w = weight(c);
             c.current = c.current.saturating_add(w);
             total = total.saturating_add(w);
             if best.is_none_or(|(_, cur)| c.current > cur) {
                 best = Some((ci, c.current));
             }
         }
-        let Some((chosen, _)) = best else {
-            return Ok(None);
-        };
+        let (chosen, _) = best?;
         if let Some(c) = consumers[chosen].as_mut() {
             c.current = c.current.saturating_sub(total);
         }
-        Ok(Some(chosen))
+        Some(chosen)
+    }
+
+    /// The index in `order` of the first consumer with credit.
+    #[inline]
+    fn first_with_credit(&self) -> Option<usize> {
+        self.order
+            .iter()
+            .position(|&ci| self.state(ci).has_credit())
+    }
+
+    /// An ordered consumer's state.
+    #[inline]
+    fn state(&self, ci: usize) -> &ConsumerState<T> {
+        match &self.consumers[ci] {
+            Some(c) => c,
+            None => unreachable!("dispatch: ordered consumer is vacant"),
+        }
     }
 
     /// Adaptive: sets the SWRR weight of each member of the group of
