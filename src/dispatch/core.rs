@@ -491,16 +491,18 @@ impl<T> Core<T> {
     /// `fx.wakes` filled up first: the caller wakes them and pumps again.
     #[inline]
     pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
-        if self.backlog.is_empty()
-            && self.publishers.is_empty()
-            && !self.closed
-            && !self.broadcast()
-        {
-            // Nothing waits (the common case). Not under Broadcast, where
-            // requeued copies wait outside the backlog.
+        if self.idle() {
             return true;
         }
         self.pump_waiting(fx)
+    }
+
+    /// Whether [`pump`](Self::pump) has nothing to do: nothing waits (the
+    /// common case). Not under Broadcast, where requeued copies wait
+    /// outside the backlog.
+    #[inline]
+    pub(super) fn idle(&self) -> bool {
+        self.backlog.is_empty() && self.publishers.is_empty() && !self.closed && !self.broadcast()
     }
 
     /// [`pump`](Self::pump) when something waits.
