@@ -543,6 +543,19 @@ impl<T> Shared<T> {
     #[inline]
     fn pump<'a>(
         &'a self,
+        core: MutexGuard<'a, Core<T>>,
+        fx: &mut Effects<T>,
+    ) -> MutexGuard<'a, Core<T>> {
+        // Checked inline: most operations leave nothing waiting.
+        if core.idle() {
+            return core;
+        }
+        self.pump_waiting(core, fx)
+    }
+
+    /// [`pump`](Self::pump) when something waits.
+    fn pump_waiting<'a>(
+        &'a self,
         mut core: MutexGuard<'a, Core<T>>,
         fx: &mut Effects<T>,
     ) -> MutexGuard<'a, Core<T>> {

@@ -227,6 +227,14 @@ pub(crate) enum Settle {
 /// delivery a consumer saw is handed to it exactly once and then released.
 pub(crate) type SettleFn<T> = Box<dyn Fn(&T, Settle) + Send + Sync>;
 
+/// Consumers whose `HOT` flag may be stale (see `Core::sync_hot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dirty {
+    None,
+    One(usize),
+    All,
+}
+
 /// Guarded by `Shared::core`.
 pub(super) struct Core<T> {
     strategy: Strategy,
@@ -270,10 +278,10 @@ pub(super) struct Core<T> {
     /// every locked operation, walks (without touching consumer states).
     lazy: Vec<(usize, Arc<Acks>)>,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
-    /// (closed, publishers waiting, a settle hook), and whether a consumer's
-    /// `recv` waker was set or taken since (so its flag may be stale).
+    /// (closed, publishers waiting, a settle hook), and whose `recv` waker
+    /// was set or taken since (so its flag may be stale).
     hot_all: bool,
-    hot_dirty: bool,
+    hot_dirty: Dirty,
     in_flight: usize,
     published: u64,
     totals: Counters,
@@ -305,7 +313,7 @@ impl<T> Core<T> {
             publishers: WaitList::new(),
             reserved: 0,
             hot_all: false,
-            hot_dirty: true,
+            hot_dirty: Dirty::All,
             in_flight: 0,
             published: 0,
             totals: Counters::default(),
@@ -491,16 +499,18 @@ impl<T> Core<T> {
     /// `fx.wakes` filled up first: the caller wakes them and pumps again.
     #[inline]
     pub(super) fn pump(&mut self, fx: &mut Effects<T>) -> bool {
-        if self.backlog.is_empty()
-            && self.publishers.is_empty()
-            && !self.closed
-            && !self.broadcast()
-        {
-            // Nothing waits (the common case). Not under Broadcast, where
-            // requeued copies wait outside the backlog.
+        if self.idle() {
             return true;
         }
         self.pump_waiting(fx)
+    }
+
+    /// Whether [`pump`](Self::pump) has nothing to do: nothing waits (the
+    /// common case). Not under Broadcast, where requeued copies wait
+    /// outside the backlog.
+    #[inline]
+    pub(super) fn idle(&self) -> bool {
+        self.backlog.is_empty() && self.publishers.is_empty() && !self.closed && !self.broadcast()
     }
 
     /// [`pump`](Self::pump) when something waits.
@@ -545,7 +555,7 @@ impl<T> Core<T> {
                     if let Some(waker) = self.consumer(ci).waker.take() {
                         fx.wakes.push(waker);
                     }
-                    self.hot_dirty = true;
+                    self.mark_dirty(ci);
                 }
             }
         }
@@ -649,7 +659,7 @@ impl<T> Core<T> {
         }
         if let Some(waker) = c.waker.take() {
             wakes.push(waker);
-            self.hot_dirty = true;
+            self.mark_dirty(ci);
         }
         self.totals.delivered += 1;
         self.totals.redelivered += u64::from(redelivered);

@@ -50,7 +50,7 @@
 //! Stamp `i` is written only by the live delivery at window index `i`, and
 //! read only for a collected bit, before the index is reused.
 
-use super::{Core, Effects, Token};
+use super::{Core, Dirty, Effects, Token};
 use crate::dispatch::Strategy;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -151,10 +151,16 @@ impl Acks {
         self.word.load(Ordering::Relaxed) & (HOT | CLOSED) != 0
     }
 
+    /// Whether some index looks acked (a cheap, racy peek).
+    #[inline]
+    fn pending(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & INDICES != 0
+    }
+
     /// Under the lock: takes the acked indices (bits `0..62`).
     #[inline]
     pub(super) fn collect(&self) -> u64 {
-        if self.word.load(Ordering::Relaxed) & INDICES == 0 {
+        if !self.pending() {
             return 0;
         }
         self.word.fetch_and(!INDICES, Ordering::Acquire) & INDICES
@@ -183,6 +189,11 @@ impl<T> Core<T> {
     /// operation starts with this, so what it reads or assigns is exact.
     /// Returns whether there were any (the caller pumps).
     pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
+        // Most operations find none: one tight scan says so (`collect`
+        // peeks the same way, racily, before its read-modify-write).
+        if !self.lazy.iter().any(|(_, acks)| acks.pending()) {
+            return false;
+        }
         let mut settled = false;
         for i in 0..self.lazy.len() {
             let (ci, ref acks) = self.lazy[i];
@@ -203,19 +214,41 @@ impl<T> Core<T> {
         // A settle hook (the RabbitMQ bridge) must see each ack when it
         // happens, not at the next locked operation: its acks stay locked.
         let all = self.closed || !self.publishers.is_empty() || self.settle.is_some();
-        if all == self.hot_all && !self.hot_dirty {
+        if all == self.hot_all && self.hot_dirty == Dirty::None {
             return false;
         }
         self.resync_hot(all, fx)
     }
 
-    /// [`sync_hot`](Self::sync_hot) when something changed.
+    /// Notes that consumer `ci`'s `recv` waker was set or taken: its `HOT`
+    /// flag may be stale.
+    #[inline]
+    pub(super) fn mark_dirty(&mut self, ci: usize) {
+        self.hot_dirty = match self.hot_dirty {
+            Dirty::None => Dirty::One(ci),
+            Dirty::One(one) if one == ci => Dirty::One(ci),
+            _ => Dirty::All,
+        };
+    }
+
+    /// [`sync_hot`](Self::sync_hot) when something changed: every
+    /// consumer's flag if `all` changed, else only those marked dirty.
     fn resync_hot(&mut self, all: bool, fx: &mut Effects<T>) -> bool {
+        let dirty = if all == self.hot_all {
+            self.hot_dirty
+        } else {
+            Dirty::All
+        };
         self.hot_all = all;
-        self.hot_dirty = false;
+        self.hot_dirty = Dirty::None;
+        let range = match dirty {
+            Dirty::None => 0..0,
+            Dirty::One(ci) => ci..ci + 1,
+            Dirty::All => 0..self.consumers.len(),
+        };
         let mut settled = false;
-        for ci in 0..self.consumers.len() {
-            let Some(c) = &mut self.consumers[ci] else {
+        for ci in range {
+            let Some(Some(c)) = self.consumers.get_mut(ci) else {
                 continue;
             };
             let want = all || c.waker.is_some();

@@ -2,8 +2,8 @@
 //! and per-consumer settings.
 
 use super::{
-    Acks, ConsumerState, Core, Counters, Effects, Entry, Outcome, Received, SlotRef, Strategy,
-    Subscription,
+    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Outcome, Received, SlotRef,
+    Strategy, Subscription,
 };
 use crate::sync::Arc;
 use core::task::{Poll, Waker};
@@ -52,7 +52,7 @@ impl<T> Core<T> {
         // Auto-ack deliveries are settled by `recv`.
         let lazy = !sub.auto_ack;
         let acks = lazy.then(|| Arc::clone(&state.acks));
-        self.hot_dirty = true;
+        self.hot_dirty = Dirty::All;
         let ci = match self.vacant.pop() {
             Some(ci) => {
                 self.consumers[ci] = Some(state);
@@ -205,7 +205,7 @@ impl<T> Core<T> {
                 Some(old) if old.will_wake(waker) => {}
                 _ => {
                     c.waker = Some(waker.clone());
-                    self.hot_dirty = true;
+                    self.mark_dirty(ci);
                 }
             }
         }
@@ -259,7 +259,7 @@ impl<T> Core<T> {
     /// A pending `recv` was dropped.
     pub(in crate::dispatch) fn clear_waker(&mut self, ci: usize) {
         self.consumer(ci).waker = None;
-        self.hot_dirty = true;
+        self.mark_dirty(ci);
     }
 
     pub(in crate::dispatch) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {

@@ -29,7 +29,12 @@ impl Clock {
             Some(clock) => clock(),
             None => self.origin.elapsed(),
         };
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        // `as_nanos` saturated to `u64`, without its 128-bit product.
+        since
+            .as_secs()
+            .checked_mul(1_000_000_000)
+            .and_then(|ns| ns.checked_add(u64::from(since.subsec_nanos())))
+            .unwrap_or(u64::MAX)
     }
 }
 

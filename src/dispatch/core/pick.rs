@@ -76,8 +76,8 @@ impl<T> Core<T> {
             .fold(f64::INFINITY, f64::min);
         for c in self.consumers.iter_mut().flatten() {
             c.limit = if c.mean_ns > 0.0 && fastest.is_finite() {
-                let share = (c.prefetch as f64 * fastest / c.mean_ns).ceil();
-                (share as usize).clamp(1, c.prefetch)
+                let share = c.prefetch as f64 * fastest / c.mean_ns;
+                ceil(share).clamp(1, c.prefetch)
             } else {
                 c.prefetch
             };
@@ -102,60 +102,174 @@ impl<T> Core<T> {
     /// strategy): the least recently picked consumer with credit among the
     /// highest priority that has any.
     fn least_recent(&self) -> Option<usize> {
-        // Turns start at 0 and count picks: never `u64::MAX`, so the first
-        // consumer with credit always becomes `best`.
-        let mut best = None;
-        let mut best_turn = u64::MAX;
-        let mut priority = 0;
-        for &ci in &self.order {
-            let Some(c) = &self.consumers[ci] else {
-                unreachable!("dispatch: ordered consumer is vacant")
-            };
-            if best.is_some() && c.priority != priority {
+        let first = self.first_with_credit()?;
+        let mut chosen = self.order[first];
+        let mut best = self.state(chosen);
+        for &ci in &self.order[first + 1..] {
+            let c = self.state(ci);
+            if c.priority != best.priority {
                 break;
             }
-            if c.has_credit() && c.turn < best_turn {
-                best = Some(ci);
-                best_turn = c.turn;
-                priority = c.priority;
+            if c.has_credit() && c.turn < best.turn {
+                chosen = ci;
+                best = c;
             }
         }
-        best
+        Some(chosen)
     }
 
     /// The other strategies, over the highest priority group with credit.
     fn pick_weighed(&mut self) -> Option<usize> {
+        let adaptive = self.strategy == Strategy::Adaptive;
+        match self.strategy {
+            Strategy::RoundRobin | Strategy::Broadcast => {
+                unreachable!("dispatch: round robin is picked by `least_recent`")
+            }
+            Strategy::LeastLoaded => self.least_loaded(),
+            Strategy::Weighted | Strategy::Adaptive => {
+                // The weights change only with a latency sample, a weight
+                // or the group's members: computed again after any of
+                // those (`weights_for` is then cleared), not per pick.
+                match self.swrr(adaptive) {
+                    Ok(chosen) => chosen,
+                    Err(priority) => {
+                        self.adaptive_weights(priority);
+                        self.weights_for = Some(priority);
+                        self.swrr(adaptive).ok()?
+                    }
+                }
+            }
+        }
+    }
+
+    /// Least loaded, in one pass over `order`: the lowest `unacked /
+    /// prefetch` among the highest priority with credit, ties by turn.
+    fn least_loaded(&self) -> Option<usize> {
+        let first = self.first_with_credit()?;
+        let mut chosen = self.order[first];
+        let mut best = self.state(chosen);
+        for &ci in &self.order[first + 1..] {
+            let c = self.state(ci);
+            if c.priority != best.priority {
+                break;
+            }
+            if !c.has_credit() {
+                continue;
+            }
+            // c.unacked / c.prefetch vs best.unacked / best.prefetch
+            let lhs = c.unacked as u128 * best.prefetch as u128;
+            let rhs = best.unacked as u128 * c.prefetch as u128;
+            if lhs < rhs || (lhs == rhs && c.turn < best.turn) {
+                chosen = ci;
+                best = c;
+            }
+        }
+        Some(chosen)
+    }
+
+    /// Smooth weighted round-robin in one pass over `order`, among the
+    /// highest priority with credit: each candidate adds its weight to its
+    /// current value, the largest current wins and loses the sum of the
+    /// candidates' weights. `Err(priority)` under Adaptive when that
+    /// group's weights are stale, before anything changed: the caller
+    /// computes them and picks again.
+    fn swrr(&mut self, adaptive: bool) -> Result<Option<usize>, i32> {
+        let Some(first) = self.first_with_credit() else {
+            return Ok(None);
+        };
+        let priority = self.state(self.order[first]).priority;
+        if !adaptive {
+            return Ok(self.swrr_from(first, priority, |c| i64::from(c.weight)));
+        }
+        if self.weights_for != Some(priority) {
+            return Err(priority);
+        }
+        Ok(self.swrr_from(first, priority, |c| c.adaptive_weight))
+    }
+
+    /// [`swrr`](Self::swrr) over the group of `priority` from `order`
+    /// index `first`, its first member with credit.
+    #[inline]
+    fn swrr_from(
+        &mut self,
+        first: usize,
+        priority: i32,
+        weight: impl Fn(&ConsumerState<T>) -> i64,
+    ) -> Option<usize> {
+        let consumers = &mut self.consumers;
+        let mut total: i64 = 0;
+        let mut best: Option<(usize, i64)> = None;
+        for &ci in &self.order[first..] {
+            let Some(c) = consumers[ci].as_mut() else {
+                unreachable!("dispatch: ordered consumer is vacant")
+            };
+            if c.priority != priority {
+                break;
+            }
+            if !c.has_credit() {
+                continue;
+            }
+            let w = weight(c);
+            c.current = c.current.saturating_add(w);
+            total = total.saturating_add(w);
+            if best.is_none_or(|(_, cur)| c.current > cur) {
+                best = Some((ci, c.current));
+            }
+        }
+        let (chosen, _) = best?;
+        if let Some(c) = consumers[chosen].as_mut() {
+            c.current = c.current.saturating_sub(total);
+        }
+        Some(chosen)
+    }
+
+    /// The index in `order` of the first consumer with credit.
+    #[inline]
+    fn first_with_credit(&self) -> Option<usize> {
+        self.order
+            .iter()
+            .position(|&ci| self.state(ci).has_credit())
+    }
+
+    /// An ordered consumer's state.
+    #[inline]
+    fn state(&self, ci: usize) -> &ConsumerState<T> {
+        match &self.consumers[ci] {
+            Some(c) => c,
+            None => unreachable!("dispatch: ordered consumer is vacant"),
+        }
+    }
+
+    /// Adaptive: sets the SWRR weight of each member of the group of
+    /// `priority` from its first member with credit on, `weight * SCALE *
+    /// fastest / mean`; a consumer without a sample yet counts as the
+    /// fastest.
+    fn adaptive_weights(&mut self, priority: i32) {
         let consumers = &mut self.consumers;
         let state = |ci: usize| match &consumers[ci] {
             Some(c) => c,
             None => unreachable!("dispatch: ordered consumer is vacant"),
         };
-        let first = self.order.iter().position(|&ci| state(ci).has_credit())?;
-        let priority = state(self.order[first]).priority;
+        let Some(first) = self
+            .order
+            .iter()
+            .position(|&ci| state(ci).has_credit() && state(ci).priority == priority)
+        else {
+            return;
+        };
         let len = self.order[first..]
             .iter()
             .take_while(|&&ci| state(ci).priority == priority)
             .count();
-        let group = &self.order[first..first + len];
-        let chosen = match self.strategy {
-            Strategy::RoundRobin | Strategy::Broadcast => {
-                unreachable!("dispatch: round robin is picked by `least_recent`")
-            }
-            Strategy::LeastLoaded => least_loaded(consumers, group),
-            Strategy::Weighted => swrr(consumers, group, |c| i64::from(c.weight)),
-            Strategy::Adaptive => {
-                // The weights change only with a latency sample, a weight
-                // or the group's members: computed again after any of
-                // those (`weights_for` is then cleared), not per pick.
-                if self.weights_for != Some(priority) {
-                    adaptive_weights(consumers, group);
-                    self.weights_for = Some(priority);
-                }
-                swrr(consumers, group, |c| c.adaptive_weight)
-            }
-        };
-        Some(chosen)
+        adaptive_weights(consumers, &self.order[first..first + len]);
     }
+}
+
+/// `x.ceil() as usize` for `x` in `0..=usize::MAX`, without the call to
+/// libm's `ceil` that the baseline x86-64 target makes.
+fn ceil(x: f64) -> usize {
+    let whole = x as usize;
+    if (whole as f64) < x { whole + 1 } else { whole }
 }
 
 /// Adaptive: sets each group member's SWRR weight, `weight * SCALE *
@@ -177,60 +291,4 @@ fn adaptive_weights<T>(consumers: &mut [Option<ConsumerState<T>>], group: &[usiz
             c.adaptive_weight = (f64::from(c.weight) * SCALE * speed).clamp(1.0, 1e12) as i64;
         }
     }
-}
-
-fn candidates<'a, T>(
-    consumers: &'a [Option<ConsumerState<T>>],
-    group: &'a [usize],
-) -> impl Iterator<Item = (usize, &'a ConsumerState<T>)> + 'a {
-    group.iter().filter_map(move |&ci| {
-        consumers[ci]
-            .as_ref()
-            .filter(|c| c.has_credit())
-            .map(|c| (ci, c))
-    })
-}
-
-fn least_loaded<T>(consumers: &[Option<ConsumerState<T>>], group: &[usize]) -> usize {
-    let mut best: Option<(usize, &ConsumerState<T>)> = None;
-    for (ci, c) in candidates(consumers, group) {
-        let better = match best {
-            None => true,
-            Some((_, b)) => {
-                // c.unacked / c.prefetch vs b.unacked / b.prefetch
-                let lhs = c.unacked as u128 * b.prefetch as u128;
-                let rhs = b.unacked as u128 * c.prefetch as u128;
-                lhs < rhs || (lhs == rhs && c.turn < b.turn)
-            }
-        };
-        if better {
-            best = Some((ci, c));
-        }
-    }
-    best.map_or(group[0], |(ci, _)| ci)
-}
-
-fn swrr<T>(
-    consumers: &mut [Option<ConsumerState<T>>],
-    group: &[usize],
-    weight: impl Fn(&ConsumerState<T>) -> i64,
-) -> usize {
-    let mut total: i64 = 0;
-    let mut best: Option<(usize, i64)> = None;
-    for &ci in group {
-        let Some(c) = consumers[ci].as_mut().filter(|c| c.has_credit()) else {
-            continue;
-        };
-        let w = weight(c);
-        c.current = c.current.saturating_add(w);
-        total = total.saturating_add(w);
-        if best.is_none_or(|(_, cur)| c.current > cur) {
-            best = Some((ci, c.current));
-        }
-    }
-    let chosen = best.map_or(group[0], |(ci, _)| ci);
-    if let Some(c) = consumers[chosen].as_mut() {
-        c.current = c.current.saturating_sub(total);
-    }
-    chosen
 }
