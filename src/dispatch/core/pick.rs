@@ -102,20 +102,7 @@ impl<T> Core<T> {
     /// strategy): the least recently picked consumer with credit among the
     /// highest priority that has any.
     fn least_recent(&self) -> Option<usize> {
-        let first = self.first_with_credit()?;
-        let mut chosen = self.order[first];
-        let mut best = self.state(chosen);
-        for &ci in &self.order[first + 1..] {
-            let c = self.state(ci);
-            if c.priority != best.priority {
-                break;
-            }
-            if c.has_credit() && c.turn < best.turn {
-                chosen = ci;
-                best = c;
-            }
-        }
-        Some(chosen)
+        self.best_in_group(|c, best| c.turn < best.turn)
     }
 
     /// The other strategies, over the highest priority group with credit.
@@ -145,6 +132,22 @@ impl<T> Core<T> {
     /// Least loaded, in one pass over `order`: the lowest `unacked /
     /// prefetch` among the highest priority with credit, ties by turn.
     fn least_loaded(&self) -> Option<usize> {
+        self.best_in_group(|c, best| {
+            // c.unacked / c.prefetch vs best.unacked / best.prefetch
+            let lhs = c.unacked as u128 * best.prefetch as u128;
+            let rhs = best.unacked as u128 * c.prefetch as u128;
+            lhs < rhs || (lhs == rhs && c.turn < best.turn)
+        })
+    }
+
+    /// In one pass over `order`: among the highest priority group with
+    /// credit, the first consumer with credit that no later one is
+    /// `better` than.
+    #[inline]
+    fn best_in_group(
+        &self,
+        better: impl Fn(&ConsumerState<T>, &ConsumerState<T>) -> bool,
+    ) -> Option<usize> {
         let first = self.first_with_credit()?;
         let mut chosen = self.order[first];
         let mut best = self.state(chosen);
@@ -153,13 +156,7 @@ impl<T> Core<T> {
             if c.priority != best.priority {
                 break;
             }
-            if !c.has_credit() {
-                continue;
-            }
-            // c.unacked / c.prefetch vs best.unacked / best.prefetch
-            let lhs = c.unacked as u128 * best.prefetch as u128;
-            let rhs = best.unacked as u128 * c.prefetch as u128;
-            if lhs < rhs || (lhs == rhs && c.turn < best.turn) {
+            if c.has_credit() && better(c, best) {
                 chosen = ci;
                 best = c;
             }
