@@ -14,13 +14,20 @@
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test dispatch`
 
-use flowgate::dispatch::{Dispatcher, Requeue, Strategy, Subscription, TryPublishError};
+use flowgate::dispatch::{Dispatcher, Publisher, Requeue, Strategy, Subscription, TryPublishError};
 use flowgate_loom_tests::{Track, block_on, model, thread};
 use futures::FutureExt;
 use std::time::Duration;
 
 fn id(d: &Track<u32>) -> u32 {
     *d.get_ref()
+}
+
+/// Publishes message `n`, which must find room.
+fn put(publisher: &Publisher<Track<u32>>, n: u32) {
+    publisher
+        .try_publish(Track::new(n))
+        .unwrap_or_else(|_| panic!("no room for message {n}"));
 }
 
 /// Capacity 1, prefetch 1: the publisher waits on the backlog while the
@@ -62,9 +69,7 @@ fn consumer_drop_racing_dispatch() {
         let mut b = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
         for n in 0..2 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, n);
         }
         let dropper = thread::spawn(move || {
             let d = a.try_recv().unwrap();
@@ -94,10 +99,7 @@ fn nack_racing_another_consumers_recv() {
         let queue = Dispatcher::builder().build();
         let mut a = queue.subscribe(Subscription::prefetch(1));
         let mut b = queue.subscribe(Subscription::prefetch(1));
-        queue
-            .publisher()
-            .try_publish(Track::new(5))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&queue.publisher(), 5);
         let waiter = thread::spawn(move || {
             let d = block_on(b.recv()).unwrap();
             assert_eq!((id(&d), d.attempt()), (5, 2));
@@ -122,9 +124,7 @@ fn close_racing_publish() {
         let queue = Dispatcher::builder().capacity(1).build();
         let mut consumer = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
-        publisher
-            .try_publish(Track::new(0))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&publisher, 0);
         let producer = thread::spawn(move || {
             block_on(async {
                 let one = publisher.publish(Track::new(1)).await.is_ok();
@@ -158,9 +158,7 @@ fn broadcast_with_one_consumer_out_of_credit() {
         let mut a = queue.subscribe(Subscription::prefetch(1));
         let mut b = queue.subscribe(Subscription::prefetch(3));
         let publisher = queue.publisher();
-        publisher
-            .try_publish(Track::new(0))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&publisher, 0);
         drop(queue);
         let producer = thread::spawn(move || {
             block_on(async {
@@ -232,9 +230,7 @@ fn cancelled_recv_racing_publish() {
         let mut consumer = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
         let producer = thread::spawn(move || {
-            publisher
-                .try_publish(Track::new(1))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, 1);
         });
         let first = consumer.recv().now_or_never();
         let d = match first {
@@ -260,9 +256,7 @@ fn consumer_with_buffered_deliveries_dropped_racing_recv() {
         let mut b = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
         for n in 0..3 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, n);
         }
         // Round robin: A gets 0 and 2, B gets 1.
         let dropper = thread::spawn(move || {
@@ -297,9 +291,7 @@ fn ack_racing_its_consumers_recv(queue: Dispatcher<Track<u32>>) {
     let mut a = queue.subscribe(Subscription::prefetch(1));
     let publisher = queue.publisher();
     for n in 0..2 {
-        publisher
-            .try_publish(Track::new(n))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&publisher, n);
     }
     let first = a.try_recv().unwrap();
     assert_eq!(id(&first), 0);
@@ -341,9 +333,7 @@ fn lock_free_ack_racing_a_waiting_publisher() {
         let mut c = queue.subscribe(Subscription::prefetch(2));
         let publisher = queue.publisher();
         for n in 0..3 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, n);
         }
         let producer = thread::spawn(move || {
             block_on(publisher.publish(Track::new(3))).unwrap();
@@ -375,9 +365,7 @@ fn lock_free_ack_racing_consumer_drop() {
         let mut b = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
         for n in 7..9 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, n);
         }
         // Round robin: A gets 7, B gets 8.
         let d = a.try_recv().unwrap();
@@ -410,10 +398,7 @@ fn lock_free_ack_racing_close_and_recv() {
     model(|| {
         let queue = Dispatcher::builder().build();
         let mut c = queue.subscribe(Subscription::prefetch(2));
-        queue
-            .publisher()
-            .try_publish(Track::new(1))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&queue.publisher(), 1);
         let d = c.try_recv().unwrap();
         let acker = thread::spawn(move || d.ack());
         let closer = {
@@ -442,9 +427,7 @@ fn lock_free_ack_racing_publish_collect() {
         let mut c = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
         for n in 0..2 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, n);
         }
         let d = c.try_recv().unwrap();
         let acker = thread::spawn(move || {
@@ -452,9 +435,7 @@ fn lock_free_ack_racing_publish_collect() {
             d.ack();
         });
         let producer = thread::spawn(move || {
-            publisher
-                .try_publish(Track::new(2))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, 2);
         });
         for n in 1..3 {
             let d = block_on(c.recv()).unwrap();
@@ -481,9 +462,7 @@ fn stale_delivery_settled_racing_redelivery() {
         let mut b = queue.subscribe(Subscription::prefetch(1));
         let publisher = queue.publisher();
         for n in 0..2 {
-            publisher
-                .try_publish(Track::new(n))
-                .unwrap_or_else(|_| panic!("room"));
+            put(&publisher, n);
         }
         // Round robin: A gets 0, B gets 1.
         let stale = a.try_recv().unwrap();
@@ -498,9 +477,7 @@ fn stale_delivery_settled_racing_redelivery() {
         let again = block_on(b.recv()).unwrap();
         assert_eq!((id(&again), again.redelivered()), (0, true));
         again.ack();
-        publisher
-            .try_publish(Track::new(2))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&publisher, 2);
         let last = block_on(b.recv()).unwrap();
         assert_eq!((id(&last), last.redelivered()), (2, false));
         last.ack();
@@ -519,14 +496,10 @@ fn recv_swap_racing_assign() {
         let queue = Dispatcher::builder().build();
         let mut c = queue.subscribe(Subscription::prefetch(3));
         let publisher = queue.publisher();
-        publisher
-            .try_publish(Track::new(0))
-            .unwrap_or_else(|_| panic!("room"));
+        put(&publisher, 0);
         let producer = thread::spawn(move || {
             for n in 1..3 {
-                publisher
-                    .try_publish(Track::new(n))
-                    .unwrap_or_else(|_| panic!("room"));
+                put(&publisher, n);
             }
         });
         let mut held = Vec::new();
