@@ -34,6 +34,7 @@ use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
 use crate::sync::{Arc, Ordering, fence};
 use crate::waitlist::{Key, WaitList};
+use core::mem::ManuallyDrop;
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -102,28 +103,46 @@ pub(super) enum Outcome {
 }
 
 /// What an operation leaves to do once the lock is released.
+///
+/// Made and dropped by every operation, and most leave nothing to do: the
+/// buried messages' fields have no drop glue of their own, so that with a
+/// message type without any (nothing is ever buried then) dropping an
+/// empty one checks only the wakers' count.
 pub(super) struct Effects<T> {
     pub(super) wakes: Wakes,
     /// Messages to drop outside the lock; one inline so the ack path does
     /// not allocate, more in a vector lent by the core (`Core::graves`)
     /// and given back with [`Core::return_graves`].
-    one: Option<T>,
-    pub(super) more: Vec<T>,
+    one: ManuallyDrop<Option<T>>,
+    pub(super) more: ManuallyDrop<Vec<T>>,
 }
 
 impl<T> Effects<T> {
+    #[inline]
     pub(super) fn new() -> Self {
         Self {
             wakes: Wakes::new(),
-            one: None,
-            more: Vec::new(),
+            one: ManuallyDrop::new(None),
+            more: ManuallyDrop::new(Vec::new()),
         }
     }
 
     /// Drops the buried messages (the caller has released the lock).
     pub(super) fn drop_messages(&mut self) {
-        self.one = None;
+        *self.one = None;
         self.more.clear();
+    }
+}
+
+impl<T> Drop for Effects<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // Nothing is buried unless dropping a message does something
+        // (`Core::bury`).
+        if core::mem::needs_drop::<T>() {
+            *self.one = None;
+            drop(core::mem::take(&mut *self.more));
+        }
     }
 }
 

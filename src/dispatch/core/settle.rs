@@ -234,10 +234,10 @@ impl<T> Core<T> {
             return;
         }
         if fx.one.is_none() {
-            fx.one = Some(msg);
+            *fx.one = Some(msg);
         } else {
             if fx.more.capacity() == 0 {
-                fx.more = core::mem::take(&mut self.graves);
+                *fx.more = core::mem::take(&mut self.graves);
             }
             fx.more.push(msg);
         }
