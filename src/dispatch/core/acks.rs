@@ -276,21 +276,26 @@ impl<T> Core<T> {
     /// Acks the deliveries of `ci` at the window indices set in `bits`;
     /// under Adaptive, timed in the order they were acked.
     fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        if self.settle.is_none() {
+            // Timing does not depend on the windows, nor settling on the
+            // timing: the acks are timed in order, then settled together.
+            let adaptive = self.strategy == Strategy::Adaptive;
+            if adaptive {
+                self.time_lazy(ci, bits);
+            }
+            self.settle_lazy_bits(ci, bits, fx);
+            if adaptive && bits != 0 {
+                self.adapt_limits();
+            }
+            return;
+        }
+        // The settle hook sees each ack in the order it was made.
         if self.strategy != Strategy::Adaptive {
             while bits != 0 {
                 let at = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 self.settle_lazy_at(ci, at, fx);
             }
-            return;
-        }
-        if bits.is_power_of_two() {
-            // One ack (the common case): nothing to order.
-            let at = bits.trailing_zeros() as usize;
-            let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
-            self.settle_lazy_at(ci, at, fx);
-            self.time_ack(ci, handed_at, acked_at);
-            self.adapt_limits();
             return;
         }
         // (acked_at, handed_at, window index), oldest ack first.
@@ -312,6 +317,68 @@ impl<T> Core<T> {
         if n > 0 {
             self.adapt_limits();
         }
+    }
+
+    /// Adaptive: times the acks of `ci` at the window indices set in
+    /// `bits`, in the order they were made, from their stamps (read before
+    /// the indices are settled and reused).
+    fn time_lazy(&mut self, ci: usize, bits: u64) {
+        if bits.is_power_of_two() {
+            // One ack (the common case): nothing to order.
+            let at = bits.trailing_zeros() as usize;
+            let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
+            self.time_ack(ci, handed_at, acked_at);
+            return;
+        }
+        // A small buffer for the usual few acks: one for all 62 would be
+        // zeroed on every call.
+        let n = bits.count_ones() as usize;
+        if n <= 8 {
+            self.time_sorted(ci, bits, &mut [(0, 0); 8][..n]);
+        } else {
+            self.time_sorted(ci, bits, &mut [(0, 0); LAZY_SLOTS][..n]);
+        }
+    }
+
+    /// [`time_lazy`](Self::time_lazy) of several acks, through `acked`
+    /// (one `(acked_at, handed_at)` per bit of `bits`).
+    fn time_sorted(&mut self, ci: usize, mut bits: u64, acked: &mut [(u64, u64)]) {
+        let acks = &self.consumer(ci).acks;
+        for entry in acked.iter_mut() {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (handed_at, acked_at) = acks.stamped(at);
+            *entry = (acked_at, handed_at);
+        }
+        acked.sort_unstable();
+        for &(acked_at, handed_at) in &*acked {
+            self.time_ack(ci, handed_at, acked_at);
+        }
+    }
+
+    /// Acks the deliveries of `ci` at the window indices set in `bits`,
+    /// without a settle hook: each entry is taken out and released, and the
+    /// counts move once for all of them.
+    fn settle_lazy_bits(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        let n = bits.count_ones() as usize;
+        while bits != 0 {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let c = self.consumer(ci);
+            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
+                unreachable!("dispatch: a lock-free ack of a vacant window entry")
+            };
+            debug_assert!(flight.received, "dispatch: acked before received");
+            c.free.push(at);
+            // Its delivery gave up the pointer this entry lent it before
+            // publishing its bit (see `slot`).
+            self.release(flight.slot, fx);
+        }
+        let c = self.consumer(ci);
+        c.unacked -= n;
+        c.stats.acked += n as u64;
+        self.in_flight -= n;
+        self.totals.acked += n as u64;
     }
 
     /// Acks the delivery of `ci` at window index `at`.

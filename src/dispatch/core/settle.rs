@@ -178,6 +178,7 @@ impl<T> Core<T> {
     /// Hands a slot clone back. If it was the last one, the message is
     /// dropped (after the lock, through `fx`) or, if it was marked for the
     /// dead-letter mailbox, sent there; the slot goes back to the pool.
+    #[inline]
     pub(in crate::dispatch) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
         if let Some(msg) = self.release_take(slot) {
             self.bury(msg, fx);
@@ -186,21 +187,26 @@ impl<T> Core<T> {
 
     /// [`release`](Self::release), but the message of a last clone is
     /// returned instead of dropped.
+    #[inline(always)]
     pub(in crate::dispatch) fn release_take(&mut self, mut slot: Arc<Slot<T>>) -> Option<T> {
         let msg = self.swap_unique(&mut slot, None)?;
-        // Unique: a plain load, and a store only if set (rare), rather than
-        // a read-modify-write on every message.
-        let dead = slot.dead.load(Ordering::Relaxed);
-        if dead {
-            slot.dead.store(false, Ordering::Relaxed);
+        // Unique: a plain load, and a store only if set (rare, out of
+        // line), rather than a read-modify-write on every message.
+        if slot.dead.load(Ordering::Relaxed) {
+            return self.release_dead(slot, msg);
         }
         self.pool.push(slot);
-        let msg = msg?;
-        if dead {
-            self.send_dead(None, msg).err()
-        } else {
-            Some(msg)
-        }
+        msg
+    }
+
+    /// [`release_take`](Self::release_take) of the last clone of a message
+    /// marked for the dead-letter mailbox: sends it there.
+    #[cold]
+    #[inline(never)]
+    fn release_dead(&mut self, slot: Arc<Slot<T>>, msg: Option<T>) -> Option<T> {
+        slot.dead.store(false, Ordering::Relaxed);
+        self.pool.push(slot);
+        self.send_dead(None, msg?).err()
     }
 
     /// Sends a message to the dead-letter mailbox now if no one else holds
