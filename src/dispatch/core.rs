@@ -156,14 +156,47 @@ struct Counters {
     dropped: u64,
 }
 
-/// One subscribed consumer.
-struct ConsumerState<T> {
-    id: u64,
+/// A subscribed consumer's place in [`Core::ranks`], with what picking a
+/// consumer reads: kept apart from the rest of its state so that a pick
+/// walks one compact slice.
+struct Rank {
+    /// Its slab index in [`Core::consumers`].
+    ci: usize,
+    priority: i32,
     prefetch: usize,
     /// The window actually granted: `prefetch`, or less under Adaptive for
     /// a consumer slower than the fastest (see `adapt_limits`).
     limit: usize,
+    /// Occupied window entries.
+    unacked: usize,
+    /// When it was last picked (round robin order, least loaded ties).
+    turn: u64,
+    /// The weight it subscribed with or was set to.
     weight: u32,
+    /// Smooth weighted round-robin: its weight in picks (`weight`, or
+    /// under Adaptive the one computed from `mean_ns`, valid while
+    /// `Core::weights_for` is set) and its current value.
+    swrr: i64,
+    current: i64,
+    /// Adaptive: when it last acked (clock ns; 0: never).
+    acked_at: u64,
+    /// Adaptive: mean service time in ns (0: no sample yet), each sample
+    /// clamped (see `pick`): weighs picks and sizes the window.
+    mean_ns: f64,
+}
+
+impl Rank {
+    fn has_credit(&self) -> bool {
+        self.unacked < self.limit
+    }
+}
+
+/// One subscribed consumer.
+struct ConsumerState<T> {
+    id: u64,
+    /// Its index in [`Core::ranks`] (kept up to date as consumers come
+    /// and go).
+    rank: usize,
     priority: i32,
     auto_ack: bool,
     /// Prefetch window: a slab of deliveries not yet acked; `free` lists
@@ -171,26 +204,12 @@ struct ConsumerState<T> {
     /// the consumer had.
     window: Vec<Option<InFlight<T>>>,
     free: Vec<usize>,
-    /// Occupied window entries.
-    unacked: usize,
     /// Deliveries assigned but not yet handed out by `recv`, in order,
     /// ready to be: `recv` swaps the whole queue with its consumer's empty
     /// buffer.
     ready: VecDeque<Received<T>>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
-    /// Strategy state: when it was last picked (round robin order) and
-    /// smooth weighted round-robin's current weight.
-    turn: u64,
-    current: i64,
-    /// Adaptive: when it last acked (clock ns; 0: never).
-    acked_at: u64,
-    /// Adaptive: its SWRR weight, from `mean_ns` (valid while
-    /// `Core::weights_for` is set).
-    adaptive_weight: i64,
-    /// Adaptive: mean service time in ns (0: no sample yet), each sample
-    /// clamped (see `pick`): weighs picks and sizes the window.
-    mean_ns: f64,
     /// Broadcast: sequence number of the next log entry for it, and its own
     /// requeued copies (served first).
     cursor: u64,
@@ -200,12 +219,6 @@ struct ConsumerState<T> {
     /// is `HOT` (see [`acks`]).
     acks: Arc<Acks>,
     hot: bool,
-}
-
-impl<T> ConsumerState<T> {
-    fn has_credit(&self) -> bool {
-        self.unacked < self.limit
-    }
 }
 
 /// A delivery assigned to a consumer, as `recv` hands it out.
@@ -270,11 +283,11 @@ pub(super) struct Core<T> {
     /// passed are trimmed.
     backlog: VecDeque<Entry<T>>,
     log_base: u64,
-    /// Slab of consumers; `order` lists the live ones by priority, highest
+    /// Slab of consumers; `ranks` lists the live ones by priority, highest
     /// first, then by subscription.
     consumers: Vec<Option<ConsumerState<T>>>,
     vacant: Vec<usize>,
-    order: Vec<usize>,
+    ranks: Vec<Rank>,
     next_tag: u64,
     next_id: u64,
     turn: u64,
@@ -321,7 +334,7 @@ impl<T> Core<T> {
             log_base: 0,
             consumers: Vec::new(),
             vacant: Vec::new(),
-            order: Vec::new(),
+            ranks: Vec::new(),
             next_tag: 0,
             next_id: 0,
             turn: 0,
@@ -565,8 +578,8 @@ impl<T> Core<T> {
             }
         }
         if self.closed {
-            for i in 0..self.order.len() {
-                let ci = self.order[i];
+            for i in 0..self.ranks.len() {
+                let ci = self.ranks[i].ci;
                 if self.drained(ci) && self.consumer(ci).waker.is_some() {
                     if !fx.wakes.can_push() {
                         return false;
@@ -585,8 +598,8 @@ impl<T> Core<T> {
     /// copies and then the log entries after its cursor; the log is then
     /// trimmed to what some consumer still needs.
     fn pump_broadcast(&mut self, fx: &mut Effects<T>) -> bool {
-        for i in 0..self.order.len() {
-            let ci = self.order[i];
+        for i in 0..self.ranks.len() {
+            let ci = self.ranks[i].ci;
             loop {
                 if !fx.wakes.can_push() {
                     return false;
@@ -596,7 +609,7 @@ impl<T> Core<T> {
                     Some(Some(c)) => c,
                     _ => unreachable!("dispatch: ordered consumer is vacant"),
                 };
-                if !c.has_credit() {
+                if !self.ranks[i].has_credit() {
                     break;
                 }
                 let entry = if let Some(entry) = c.redo.pop_front() {
@@ -621,9 +634,9 @@ impl<T> Core<T> {
     /// Broadcast: drops log entries that every consumer has taken.
     fn trim_log(&mut self, fx: &mut Effects<T>) {
         let Some(min) = self
-            .order
+            .ranks
             .iter()
-            .filter_map(|&ci| self.consumers[ci].as_ref().map(|c| c.cursor))
+            .filter_map(|r| self.consumers[r.ci].as_ref().map(|c| c.cursor))
             .min()
         else {
             return;
@@ -659,7 +672,7 @@ impl<T> Core<T> {
                 c.window.len() - 1
             }
         };
-        c.unacked += 1;
+        let rank = c.rank;
         c.ready.push_back(Received {
             slot: lent,
             token: Some(Token {
@@ -680,6 +693,7 @@ impl<T> Core<T> {
             wakes.push(waker);
             self.mark_dirty(ci);
         }
+        self.ranks[rank].unacked += 1;
         self.totals.delivered += 1;
         self.totals.redelivered += u64::from(redelivered);
         self.in_flight += 1;
@@ -696,7 +710,7 @@ impl<T> Core<T> {
         };
         if self.broadcast() {
             let tail = self.log_base + self.backlog.len() as u64;
-            c.cursor >= tail && c.redo.is_empty() && c.unacked == 0
+            c.cursor >= tail && c.redo.is_empty() && self.ranks[c.rank].unacked == 0
         } else {
             self.backlog.is_empty() && self.in_flight == 0
         }
@@ -705,12 +719,12 @@ impl<T> Core<T> {
     // ----- stats ------------------------------------------------------
 
     pub(super) fn stats(&self) -> Stats {
-        let mut by_sub: Vec<&ConsumerState<T>> = self
-            .order
+        let mut by_sub: Vec<(&ConsumerState<T>, &Rank)> = self
+            .ranks
             .iter()
-            .filter_map(|&ci| self.consumers[ci].as_ref())
+            .filter_map(|r| self.consumers[r.ci].as_ref().map(|c| (c, r)))
             .collect();
-        by_sub.sort_by_key(|c| c.id);
+        by_sub.sort_by_key(|(c, _)| c.id);
         let tail = self.log_base + self.backlog.len() as u64;
         let broadcast = self.broadcast();
         Stats {
@@ -725,10 +739,10 @@ impl<T> Core<T> {
             in_flight: self.in_flight,
             consumers: by_sub
                 .into_iter()
-                .map(|c| ConsumerStats {
+                .map(|(c, r)| ConsumerStats {
                     id: c.id,
-                    prefetch: c.prefetch,
-                    weight: c.weight,
+                    prefetch: r.prefetch,
+                    weight: r.weight,
                     priority: c.priority,
                     delivered: c.stats.delivered,
                     acked: c.stats.acked,
@@ -741,7 +755,7 @@ impl<T> Core<T> {
                     } else {
                         0
                     },
-                    in_flight: c.unacked,
+                    in_flight: r.unacked,
                 })
                 .collect(),
         }

@@ -375,8 +375,9 @@ impl<T> Core<T> {
             self.release(flight.slot, fx);
         }
         let c = self.consumer(ci);
-        c.unacked -= n;
         c.stats.acked += n as u64;
+        let rank = c.rank;
+        self.ranks[rank].unacked -= n;
         self.in_flight -= n;
         self.totals.acked += n as u64;
     }

@@ -13,8 +13,8 @@ impl<T> Core<T> {
     pub(super) fn count_ack(&mut self, ci: usize, at: usize, slot: &Slot<T>) {
         let c = self.consumer(ci);
         c.free.push(at);
-        c.unacked -= 1;
         c.stats.acked += 1;
+        self.rank(ci).unacked -= 1;
         self.in_flight -= 1;
         self.totals.acked += 1;
         if let Some(settle) = &self.settle {
@@ -105,10 +105,10 @@ impl<T> Core<T> {
     /// yielding its budget), is not counted. The caller updates the windows
     /// (`adapt_limits`).
     pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) {
-        let c = self.consumer(ci);
-        let started = c.acked_at.max(handed_at);
-        c.observe(acked_at.saturating_sub(started));
-        c.acked_at = acked_at;
+        let r = self.rank(ci);
+        let started = r.acked_at.max(handed_at);
+        r.observe(acked_at.saturating_sub(started));
+        r.acked_at = acked_at;
         self.weights_for = None;
     }
 
@@ -156,7 +156,8 @@ impl<T> Core<T> {
         }
         let flight = entry.take()?;
         c.free.push(token.window);
-        c.unacked -= 1;
+        let rank = c.rank;
+        self.ranks[rank].unacked -= 1;
         self.in_flight -= 1;
         Some((token.consumer, flight))
     }
