@@ -361,9 +361,13 @@ impl<T> Core<T> {
     /// counts move once for all of them.
     fn settle_lazy_bits(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
         let n = bits.count_ones() as usize;
+        // Highest index first: `free` is a stack, so the next deliveries
+        // take the indices lowest first, and their acks (in the order they
+        // are made, mostly) come back in the order of their bits, which is
+        // the order `time_lazy` sorts them into.
         while bits != 0 {
-            let at = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
+            let at = (u64::BITS - 1 - bits.leading_zeros()) as usize;
+            bits &= !(1 << at);
             let c = self.consumer(ci);
             let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
                 unreachable!("dispatch: a lock-free ack of a vacant window entry")
