@@ -84,6 +84,7 @@ impl<T> Core<T> {
     }
 
     /// The consumer for the next message, or `None` if no one has credit.
+    #[inline(always)]
     pub(super) fn pick(&mut self) -> Option<usize> {
         let chosen = match self.strategy {
             Strategy::RoundRobin | Strategy::Broadcast => self.least_recent()?,
@@ -103,7 +104,10 @@ impl<T> Core<T> {
         self.best_in_group(|r, best| r.turn < best.turn)
     }
 
-    /// Weighted and Adaptive, over the highest priority group with credit.
+    /// Weighted and Adaptive, over the highest priority group with credit
+    /// (out of line, so that the other strategies' picks are small enough
+    /// to inline).
+    #[inline(never)]
     fn pick_weighed(&mut self) -> Option<usize> {
         let adaptive = self.strategy == Strategy::Adaptive;
         // The weights change only with a latency sample, a weight or the
@@ -135,11 +139,11 @@ impl<T> Core<T> {
     /// is `better` than.
     #[inline]
     fn best_in_group(&self, better: impl Fn(&Rank, &Rank) -> bool) -> Option<usize> {
-        let first = self.first_with_credit()?;
-        let ranks = &self.ranks[first..];
-        let mut chosen = 0;
-        let mut best = &ranks[0];
-        for (at, r) in ranks.iter().enumerate().skip(1) {
+        let ranks = &self.ranks[..];
+        let mut chosen = self.first_with_credit()?;
+        let mut best = &ranks[chosen];
+        let mut at = chosen + 1;
+        while let Some(r) = ranks.get(at) {
             if r.priority != best.priority {
                 break;
             }
@@ -147,8 +151,9 @@ impl<T> Core<T> {
                 chosen = at;
                 best = r;
             }
+            at += 1;
         }
-        Some(first + chosen)
+        Some(chosen)
     }
 
     /// Smooth weighted round-robin in one pass over `ranks`, among the
