@@ -655,20 +655,26 @@ impl<T> Core<T> {
         self.next_tag += 1;
         let attempt = entry.attempt.saturating_add(1);
         let lent = SlotRef::lend(&entry.slot);
-        let flight = InFlight {
+        let c = self.consumer(ci);
+        let flight = Some(InFlight {
             tag,
             slot: entry.slot,
             attempt,
             received: true,
-        };
-        let c = self.consumer(ci);
+        });
         let at = match c.free.pop() {
             Some(at) => {
-                c.window[at] = Some(flight);
+                // `free` lists vacant entries only: nothing to drop.
+                let vacant = core::mem::replace(&mut c.window[at], flight);
+                debug_assert!(
+                    vacant.is_none(),
+                    "dispatch: a free window entry is occupied"
+                );
+                core::mem::forget(vacant);
                 at
             }
             None => {
-                c.window.push(Some(flight));
+                c.window.push(flight);
                 c.window.len() - 1
             }
         };

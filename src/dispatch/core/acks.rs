@@ -360,7 +360,7 @@ impl<T> Core<T> {
     /// without a settle hook: each entry is taken out and released, and the
     /// counts move once for all of them.
     fn settle_lazy_bits(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
-        let n = bits.count_ones() as usize;
+        let mut n = 0;
         // Highest index first: `free` is a stack, so the next deliveries
         // take the indices lowest first, and their acks (in the order they
         // are made, mostly) come back in the order of their bits, which is
@@ -368,15 +368,19 @@ impl<T> Core<T> {
         while bits != 0 {
             let at = (u64::BITS - 1 - bits.leading_zeros()) as usize;
             bits &= !(1 << at);
+            n += 1;
             let c = self.consumer(ci);
-            let Some(flight) = c.window.get_mut(at).and_then(Option::take) else {
-                unreachable!("dispatch: a lock-free ack of a vacant window entry")
-            };
-            debug_assert!(flight.received, "dispatch: acked before received");
             c.free.push(at);
+            let slot = match c.window.get_mut(at).and_then(Option::take) {
+                Some(flight) => {
+                    debug_assert!(flight.received, "dispatch: acked before received");
+                    flight.slot
+                }
+                None => unreachable!("dispatch: a lock-free ack of a vacant window entry"),
+            };
             // Its delivery gave up the pointer this entry lent it before
             // publishing its bit (see `slot`).
-            self.release(flight.slot, fx);
+            self.release(slot, fx);
         }
         let c = self.consumer(ci);
         c.stats.acked += n as u64;
