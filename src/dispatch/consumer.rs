@@ -437,9 +437,7 @@ impl<T> Delivery<T> {
         };
         if let Some(clock) = &self.link.clock {
             // Adaptive: the core times the ack when it collects it.
-            let mut token = token;
-            token.stamp_ack(clock.now_ns());
-            acks.stamp(&token);
+            acks.stamp(&token, clock.now_ns());
         }
         // The word is not `CLOSED` (checked by `try_ack`), so the window
         // entry lends `slot`: once the ack is published, the core releases
@@ -527,13 +525,14 @@ impl<T> Delivery<T> {
 
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
-        let mut token = self.token.take();
-        if let (Some(clock), Some(token), Outcome::Ack) = (&self.link.clock, &mut token, outcome) {
-            token.stamp_ack(clock.now_ns());
-        }
+        let token = self.token.take();
+        let acked_at = match (&self.link.clock, token, outcome) {
+            (Some(clock), Some(_), Outcome::Ack) => clock.now_ns(),
+            _ => 0,
+        };
         self.link
             .shared
-            .run(|core, fx| core.finish(token, slot, outcome, take, fx))
+            .run(|core, fx| core.finish(token, acked_at, slot, outcome, take, fx))
     }
 }
 

@@ -35,6 +35,7 @@ use super::{Requeue, Strategy, Subscription};
 use crate::sync::{Arc, Ordering, fence};
 use crate::waitlist::{Key, WaitList};
 use core::mem::ManuallyDrop;
+use core::num::NonZeroU64;
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -53,7 +54,7 @@ struct Entry<T> {
 
 /// A delivery in a consumer's prefetch window.
 struct InFlight<T> {
-    tag: u64,
+    tag: NonZeroU64,
     slot: Arc<Slot<T>>,
     attempt: u32,
     /// Handed out by `recv`: set when assigned, and cleared for those
@@ -64,16 +65,18 @@ struct InFlight<T> {
 
 /// Identifies a delivery: consumer slab index, window index, unique tag. A
 /// token whose window entry no longer carries its tag is stale.
+///
+/// Deliveries are moved by value at every step, so it is kept small: the
+/// tag is never 0 (an `Option<Token>` is no larger), and the time of an
+/// ack is passed along with it rather than stored in it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Token {
     consumer: usize,
     window: usize,
-    tag: u64,
-    /// Adaptive: clock readings when `recv` handed the delivery to the
-    /// application and when it was acked, before taking the lock (0 if not
-    /// read).
+    tag: NonZeroU64,
+    /// Adaptive: clock reading when `recv` handed the delivery to the
+    /// application (0 if not read).
     handed_at: u64,
-    acked_at: u64,
 }
 
 impl Token {
@@ -85,11 +88,6 @@ impl Token {
     /// Adaptive: records when `recv` handed the delivery out.
     pub(super) fn hand_out(&mut self, at: u64) {
         self.handed_at = at;
-    }
-
-    /// Adaptive: records when the delivery was acked.
-    pub(super) fn stamp_ack(&mut self, at: u64) {
-        self.acked_at = at;
     }
 }
 
@@ -288,7 +286,7 @@ pub(super) struct Core<T> {
     consumers: Vec<Option<ConsumerState<T>>>,
     vacant: Vec<usize>,
     ranks: Vec<Rank>,
-    next_tag: u64,
+    next_tag: NonZeroU64,
     next_id: u64,
     turn: u64,
     /// Adaptive: the priority whose group's `adaptive_weight`s are up to
@@ -335,7 +333,7 @@ impl<T> Core<T> {
             consumers: Vec::new(),
             vacant: Vec::new(),
             ranks: Vec::new(),
-            next_tag: 0,
+            next_tag: NonZeroU64::MIN,
             next_id: 0,
             turn: 0,
             weights_for: None,
@@ -652,7 +650,8 @@ impl<T> Core<T> {
 
     fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut Wakes) {
         let tag = self.next_tag;
-        self.next_tag += 1;
+        // 2^64 deliveries do not happen; saturating keeps the niche.
+        self.next_tag = self.next_tag.saturating_add(1);
         let attempt = entry.attempt.saturating_add(1);
         let lent = SlotRef::lend(&entry.slot);
         let c = self.consumer(ci);
@@ -686,7 +685,6 @@ impl<T> Core<T> {
                 window: at,
                 tag,
                 handed_at: 0,
-                acked_at: 0,
             }),
             attempt,
         });

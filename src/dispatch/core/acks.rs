@@ -98,13 +98,14 @@ impl Acks {
         }
     }
 
-    /// Adaptive: records the times of the delivery `token` names, before
-    /// [`try_ack`](Self::try_ack) publishes them (no-op past the stamps).
+    /// Adaptive: records the times of the delivery `token` names, acked
+    /// at `acked_at`, before [`try_ack`](Self::try_ack) publishes them
+    /// (no-op past the stamps).
     #[inline]
-    pub(in crate::dispatch) fn stamp(&self, token: &Token) {
+    pub(in crate::dispatch) fn stamp(&self, token: &Token, acked_at: u64) {
         if let Some(stamp) = self.stamps.get(token.window) {
             stamp.handed_at.store(token.handed_at, Ordering::Relaxed);
-            stamp.acked_at.store(token.acked_at, Ordering::Relaxed);
+            stamp.acked_at.store(acked_at, Ordering::Relaxed);
         }
     }
 
@@ -409,14 +410,14 @@ mod tests {
     use super::{Acks, HOT, INDICES};
     use crate::dispatch::core::Token;
     use crate::sync::{Arc, Ordering, model, thread};
+    use core::num::NonZeroU64;
 
-    fn token(window: usize, handed_at: u64, acked_at: u64) -> Token {
+    fn token(window: usize, handed_at: u64) -> Token {
         Token {
             consumer: 0,
             window,
-            tag: 0,
+            tag: NonZeroU64::MIN,
             handed_at,
-            acked_at,
         }
     }
 
@@ -428,11 +429,11 @@ mod tests {
         model(|| {
             let acks = Arc::new(Acks::new(false, true));
             // A previous delivery at the same index left other times.
-            acks.stamp(&token(3, 1, 2));
+            acks.stamp(&token(3, 1), 2);
             let delivery = {
                 let acks = Arc::clone(&acks);
                 thread::spawn(move || {
-                    acks.stamp(&token(3, 10, 20));
+                    acks.stamp(&token(3, 10), 20);
                     acks.try_ack(3)
                 })
             };
@@ -456,7 +457,7 @@ mod tests {
     #[test]
     fn untimed_words_have_no_stamps() {
         let acks = Acks::new(false, false);
-        acks.stamp(&token(0, 1, 2));
+        acks.stamp(&token(0, 1), 2);
         assert!(acks.try_ack(0));
         assert_eq!(acks.collect(), 1);
     }

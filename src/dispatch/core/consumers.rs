@@ -141,7 +141,7 @@ impl<T> Core<T> {
         // Newest first, each pushed to the front: the oldest ends first.
         while let Some(at) = (0..c.window.len())
             .filter(|&at| c.window[at].is_some())
-            .max_by_key(|&at| c.window[at].as_ref().map_or(0, |f| f.tag))
+            .max_by_key(|&at| c.window[at].as_ref().map_or(0, |f| f.tag.get()))
         {
             let Some(flight) = c.window[at].take() else {
                 break;

@@ -23,19 +23,21 @@ impl<T> Core<T> {
     }
 
     /// Ends a delivery: `token` names its window entry (`None` for
-    /// auto-ack), `slot` is its hold on the message. If the token is stale
+    /// auto-ack), `slot` is its hold on the message, `acked_at` the
+    /// Adaptive clock's reading when an ack was made (0 if not read). If the token is stale
     /// (its consumer was dropped) or absent, only the count it holds is
     /// handed back. With `take`, an acked message that nobody else shares
     /// is returned.
     pub(in crate::dispatch) fn finish(
         &mut self,
         token: Option<Token>,
+        acked_at: u64,
         slot: SlotRef<T>,
         outcome: Outcome,
         take: bool,
         fx: &mut Effects<T>,
     ) -> Option<T> {
-        let (handed_at, acked_at) = token.map_or((0, 0), |t| (t.handed_at, t.acked_at));
+        let handed_at = token.map_or(0, |t| t.handed_at);
         let flight = token.and_then(|token| self.settle(token));
         let Some((ci, flight)) = flight else {
             // SAFETY: a ref without a live token owns its count: auto-ack
