@@ -648,6 +648,7 @@ impl<T> Core<T> {
         }
     }
 
+    #[inline(always)]
     fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut Wakes) {
         let tag = self.next_tag;
         // 2^64 deliveries do not happen; saturating keeps the niche.
