@@ -55,7 +55,7 @@ use crate::dispatch::Strategy;
 use crate::sync::{AtomicU64, Ordering};
 
 /// Bits of window indices that can be acked without the lock.
-const LAZY_SLOTS: usize = 62;
+pub(super) const LAZY_SLOTS: usize = 62;
 
 const INDICES: u64 = (1 << LAZY_SLOTS) - 1;
 
@@ -289,29 +289,31 @@ impl<T> Core<T> {
             let at = bits.trailing_zeros() as usize;
             let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
             self.settle_lazy_at(ci, at, fx);
-            self.time_ack(ci, handed_at, acked_at);
-            self.adapt_limits();
+            if self.time_ack(ci, handed_at, acked_at) {
+                self.adapt_limits();
+            }
             return;
         }
-        // (acked_at, handed_at, window index), oldest ack first.
-        let mut acked = [(0u64, 0u64, 0usize); LAZY_SLOTS];
-        let mut n = 0;
+        // (acked_at, handed_at, window index), oldest ack first, in a
+        // vector kept for its capacity (at most `LAZY_SLOTS` entries).
+        let mut acked = ::core::mem::take(&mut self.stamps);
         while bits != 0 {
             let at = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
-            acked[n] = (acked_at, handed_at, at);
-            n += 1;
+            acked.push((acked_at, handed_at, at));
         }
-        let acked = &mut acked[..n];
         acked.sort_unstable();
-        for &(acked_at, handed_at, at) in &*acked {
+        let mut moved = false;
+        for &(acked_at, handed_at, at) in &acked {
             self.settle_lazy_at(ci, at, fx);
-            self.time_ack(ci, handed_at, acked_at);
+            moved |= self.time_ack(ci, handed_at, acked_at);
         }
-        if n > 0 {
+        if moved {
             self.adapt_limits();
         }
+        acked.clear();
+        self.stamps = acked;
     }
 
     /// Acks the delivery of `ci` at window index `at`.

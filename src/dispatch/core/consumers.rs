@@ -42,6 +42,7 @@ impl<T> Core<T> {
             acked_at: 0,
             adaptive_weight: 1,
             mean_ns: 0.0,
+            weighed_ns: 0.0,
             cursor,
             redo: VecDeque::new(),
             stats: Counters::default(),
@@ -110,6 +111,10 @@ impl<T> Core<T> {
         self.order.retain(|&o| o != ci);
         self.lazy.retain(|&(o, _)| o != ci);
         self.weights_for = None;
+        if self.strategy == Strategy::Adaptive {
+            // The fastest may have left: the others' windows grow.
+            self.adapt_limits();
+        }
         self.in_flight -= c.unacked;
         // Never handed out: not received (their refs lent, and give up,
         // nothing).

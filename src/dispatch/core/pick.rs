@@ -44,10 +44,18 @@ const MEAN_GAIN: f64 = 1.0 / 16.0;
 /// stall (the thread descheduled mid-delivery) moves it little.
 const MEAN_CLAMP: f64 = 4.0;
 
+/// Weights and windows are computed again when a consumer's mean has moved
+/// by more than this fraction since they last were: closer than that, they
+/// would not change a share measurably, and recomputing them after every
+/// ack cost more than the rest of the pick.
+const MEAN_SLACK: f64 = 1.0 / 32.0;
+
 impl<T> ConsumerState<T> {
-    /// Records one service-time sample into the clamped mean that weighs
-    /// picks and sizes windows.
-    pub(super) fn observe(&mut self, rtt_ns: u64) {
+    /// Records one service-time sample into the clamped mean. Returns
+    /// whether the mean moved by more than [`MEAN_SLACK`] from the one that
+    /// weighs picks and sizes windows (`weighed_ns`), which then follows it:
+    /// the caller computes weights and windows again.
+    pub(super) fn observe(&mut self, rtt_ns: u64) -> bool {
         let rtt = (rtt_ns as f64).max(1.0);
         if self.mean_ns == 0.0 {
             self.mean_ns = rtt;
@@ -55,13 +63,19 @@ impl<T> ConsumerState<T> {
             let sample = rtt.min(self.mean_ns * MEAN_CLAMP);
             self.mean_ns += (sample - self.mean_ns) * MEAN_GAIN;
         }
+        let moved = (self.mean_ns - self.weighed_ns).abs() > self.weighed_ns * MEAN_SLACK;
+        if moved {
+            self.weighed_ns = self.mean_ns;
+        }
+        moved
     }
 }
 
 impl<T> Core<T> {
     /// Adaptive: grants each consumer a window in proportion to its speed,
     /// `ceil(prefetch * fastest_mean / mean)`, at least 1, `mean` being the
-    /// clamped mean service time. Whenever a
+    /// clamped mean service time (as of the last move past
+    /// [`MEAN_SLACK`]: `weighed_ns`). Whenever a
     /// burst of messages finds every window with room, or under a backlog
     /// where every window refills as soon as it has room, the windows'
     /// sizes, not the picks, decide the shares; a slow consumer holding
@@ -71,12 +85,12 @@ impl<T> Core<T> {
             .consumers
             .iter()
             .flatten()
-            .map(|c| c.mean_ns)
+            .map(|c| c.weighed_ns)
             .filter(|&l| l > 0.0)
             .fold(f64::INFINITY, f64::min);
         for c in self.consumers.iter_mut().flatten() {
-            c.limit = if c.mean_ns > 0.0 && fastest.is_finite() {
-                let share = c.prefetch as f64 * fastest / c.mean_ns;
+            c.limit = if c.weighed_ns > 0.0 && fastest.is_finite() {
+                let share = c.prefetch as f64 * fastest / c.weighed_ns;
                 ceil(share).clamp(1, c.prefetch)
             } else {
                 c.prefetch
@@ -275,13 +289,13 @@ fn adaptive_weights<T>(consumers: &mut [Option<ConsumerState<T>>], group: &[usiz
     let fastest = group
         .iter()
         .filter_map(|&ci| consumers[ci].as_ref())
-        .map(|c| c.mean_ns)
+        .map(|c| c.weighed_ns)
         .filter(|&l| l > 0.0)
         .fold(f64::INFINITY, f64::min);
     for &ci in group {
         if let Some(c) = consumers[ci].as_mut() {
-            let speed = if c.mean_ns > 0.0 && fastest.is_finite() {
-                fastest / c.mean_ns
+            let speed = if c.weighed_ns > 0.0 && fastest.is_finite() {
+                fastest / c.weighed_ns
             } else {
                 1.0
             };
