@@ -162,10 +162,13 @@ pub enum Strategy {
     /// Choose [`Adaptive`](Self::Adaptive) for shares that follow speed.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
-    /// each consumer's mean service time (from when `recv` hands the
-    /// delivery out, or from its previous ack if later, to the ack, read
-    /// before the ack waits for the dispatcher's lock: time the task spends
-    /// waiting or yielding inside `recv` is not counted). The mean is an
+    /// each consumer's mean service time (from when `recv` took the
+    /// delivery from the dispatcher, or from the consumer's previous ack if
+    /// later, to the ack, read before the ack waits for the dispatcher's
+    /// lock: time the task spends waiting or yielding inside `recv` is not
+    /// counted, time between an ack and the next `recv` of a delivery
+    /// already taken is). `recv` takes every delivery assigned to its
+    /// consumer at once and reads the clock once for them. The mean is an
     /// exponentially weighted average over about 16 deliveries, each sample
     /// counting as at most 4 times the mean, so one stall (the task
     /// descheduled mid-delivery) neither starves a consumer nor lingers,

@@ -398,3 +398,77 @@ fn adaptive_times_deliveries_taken_together_from_the_previous_ack() {
     let (ga, gb) = (d[0] - 2, d[1] - 2);
     assert!(ga.abs_diff(30) <= 2 && gb.abs_diff(10) <= 2, "{ga} {gb}");
 }
+
+#[test]
+fn adaptive_counts_a_pause_before_receiving_a_delivery_already_taken() {
+    // One recv takes both of a consumer's deliveries at t = 0. `a` acks its
+    // first at 1 ms, pauses, and only at 11 ms asks for the second, which
+    // `recv` already holds: the pause is service time (11 ms from the
+    // previous ack, clamped to 4x the 1 ms mean), as a consumer that
+    // pauses serves slower. `b` serves 1 ms each. Means 1.1875 : 1 ms.
+    let now = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&now);
+    let queue = Dispatcher::<u32>::builder()
+        .capacity(10_000)
+        .strategy(Strategy::Adaptive)
+        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
+        .build();
+    let mut a = queue.subscribe(Subscription::prefetch(10_000));
+    let mut b = queue.subscribe(Subscription::prefetch(10_000));
+    let p = queue.publisher();
+    for n in 0..4 {
+        p.try_publish(n).unwrap();
+    }
+    let (a1, b1) = (a.try_recv().unwrap(), b.try_recv().unwrap());
+    now.store(1, Ordering::Relaxed);
+    a1.ack();
+    b1.ack();
+    let b2 = b.try_recv().unwrap();
+    now.store(2, Ordering::Relaxed);
+    b2.ack();
+    now.store(11, Ordering::Relaxed);
+    let a2 = a.try_recv().unwrap();
+    now.store(12, Ordering::Relaxed);
+    a2.ack();
+    for n in 0..100 {
+        p.try_publish(n).unwrap();
+    }
+    let d = delivered(&queue);
+    let (ga, gb) = (d[0] - 2, d[1] - 2);
+    // Weights 1/1.1875 : 1, i.e. 45.7 : 54.3 of 100.
+    assert!(ga.abs_diff(46) <= 2 && gb.abs_diff(54) <= 2, "{ga} {gb}");
+}
+
+#[test]
+fn adaptive_window_of_a_slow_consumer_grows_when_the_fastest_leaves() {
+    // `a` serves in 1 ms, `b` in 4 ms: b's window is prefetch/4 = 2. Once
+    // `a` is gone, b is the fastest and gets its whole prefetch of 8.
+    let now = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&now);
+    let queue = Dispatcher::<u32>::builder()
+        .capacity(100)
+        .strategy(Strategy::Adaptive)
+        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
+        .build();
+    let mut a = queue.subscribe(Subscription::prefetch(8));
+    let mut b = queue.subscribe(Subscription::prefetch(8));
+    let p = queue.publisher();
+    p.try_publish(0).unwrap();
+    p.try_publish(1).unwrap();
+    let (da, db) = (a.try_recv().unwrap(), b.try_recv().unwrap());
+    now.store(1, Ordering::Relaxed);
+    da.ack();
+    now.store(4, Ordering::Relaxed);
+    db.ack();
+    for n in 0..20 {
+        p.try_publish(n).unwrap();
+    }
+    let in_flight = |q: &Dispatcher<u32>| -> Vec<usize> {
+        q.stats().consumers.iter().map(|c| c.in_flight).collect()
+    };
+    assert_eq!(in_flight(&queue), [8, 2]);
+    drop(a);
+    // a's 8 went back to the backlog; b's window is 8 now.
+    assert_eq!(in_flight(&queue), [8]);
+    assert_eq!(queue.stats().backlog, 12);
+}

@@ -54,6 +54,10 @@ pub struct Consumer<T> {
     /// its prefetch), marked received, handed out by later `recv`s without
     /// the lock. Holds slot clones: emptied under the lock on drop.
     buffered: VecDeque<Received<T>>,
+    /// Adaptive: the clock when `recv` last took deliveries from the
+    /// dispatcher; it stamps every delivery of that batch (one clock read
+    /// per batch, not per delivery: see `Strategy::Adaptive`).
+    taken_at: u64,
     /// `recv` has returned `None` (for `FusedStream`): the dispatcher is
     /// closed and nothing is left queued or unacked, so none will come.
     terminated: bool,
@@ -68,8 +72,8 @@ struct Link<T> {
     /// The word the deliveries ack through without the lock (`None` for
     /// auto-ack, settled by `recv`).
     acks: Option<Arc<Acks>>,
-    /// Adaptive: the queue's clock, read when `recv` hands a delivery out
-    /// and when it is acked. A copy of the queue's: read here, it does not
+    /// Adaptive: the queue's clock, read when `recv` takes deliveries from
+    /// the dispatcher and when one is acked. A copy of the queue's: read here, it does not
     /// pull in the cache line of the queue's lock, which publishers keep
     /// writing.
     clock: Option<Arc<Clock>>,
@@ -93,6 +97,7 @@ impl<T> Consumer<T> {
             key,
             id,
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            taken_at: 0,
             terminated: false,
         }
     }
@@ -187,15 +192,17 @@ impl<T> Consumer<T> {
     }
 
     fn poll(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Option<Delivery<T>>> {
-        let received = match self.buffered.pop_front() {
-            Some(received) => Poll::Ready(Some(received)),
+        let (received, taken) = match self.buffered.pop_front() {
+            Some(received) => (Poll::Ready(Some(received)), false),
             None => {
                 let key = self.key;
                 let waker = cx.map(|cx| cx.waker());
                 let buffered = &mut self.buffered;
-                self.link
+                let polled = self
+                    .link
                     .shared
-                    .run(|core, _| core.poll_recv(key, waker, buffered))
+                    .run(|core, _| core.poll_recv(key, waker, buffered));
+                (polled, true)
             }
         };
         if let Poll::Ready(None) = received {
@@ -204,7 +211,10 @@ impl<T> Consumer<T> {
         received.map(|received| {
             received.map(|mut r| {
                 if let (Some(clock), Some(token)) = (&self.link.clock, &mut r.token) {
-                    token.hand_out(clock.now_ns());
+                    if taken {
+                        self.taken_at = clock.now_ns();
+                    }
+                    token.hand_out(self.taken_at);
                 }
                 Delivery::new(Arc::clone(&self.link), r)
             })

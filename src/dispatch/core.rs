@@ -172,15 +172,18 @@ struct Rank {
     /// The weight it subscribed with or was set to.
     weight: u32,
     /// Smooth weighted round-robin: its weight in picks (`weight`, or
-    /// under Adaptive the one computed from `mean_ns`, valid while
+    /// under Adaptive the one computed from `weighed_ns`, valid while
     /// `Core::weights_for` is set) and its current value.
     swrr: i64,
     current: i64,
     /// Adaptive: when it last acked (clock ns; 0: never).
     acked_at: u64,
     /// Adaptive: mean service time in ns (0: no sample yet), each sample
-    /// clamped (see `pick`): weighs picks and sizes the window.
+    /// clamped (see `pick`).
     mean_ns: f64,
+    /// Adaptive: `mean_ns` as of its last move by more than `MEAN_SLACK`
+    /// (see `pick`): weighs picks and sizes the window.
+    weighed_ns: f64,
 }
 
 impl Rank {
@@ -293,6 +296,9 @@ pub(super) struct Core<T> {
     /// date; cleared by whatever changes them (a latency sample, a weight,
     /// a consumer coming or going).
     weights_for: Option<i32>,
+    /// Adaptive: an empty vector with capacity for `settle_lazy` to order
+    /// the acks it collects together by time.
+    stamps: Vec<(u64, u64, usize)>,
     /// Empty, unique slots for reuse.
     pool: Vec<Arc<Slot<T>>>,
     /// An empty vector with capacity, lent to an operation that drops
@@ -337,6 +343,11 @@ impl<T> Core<T> {
             next_id: 0,
             turn: 0,
             weights_for: None,
+            stamps: if config.strategy == Strategy::Adaptive {
+                Vec::with_capacity(acks::LAZY_SLOTS)
+            } else {
+                Vec::new()
+            },
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
             lazy: Vec::new(),

@@ -55,7 +55,7 @@ use crate::dispatch::Strategy;
 use crate::sync::{AtomicU64, Ordering};
 
 /// Bits of window indices that can be acked without the lock.
-const LAZY_SLOTS: usize = 62;
+pub(super) const LAZY_SLOTS: usize = 62;
 
 const INDICES: u64 = (1 << LAZY_SLOTS) - 1;
 
@@ -277,21 +277,19 @@ impl<T> Core<T> {
     /// Acks the deliveries of `ci` at the window indices set in `bits`;
     /// under Adaptive, timed in the order they were acked.
     fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        let adaptive = self.strategy == Strategy::Adaptive;
         if self.settle.is_none() {
             // Timing does not depend on the windows, nor settling on the
             // timing: the acks are timed in order, then settled together.
-            let adaptive = self.strategy == Strategy::Adaptive;
-            if adaptive {
-                self.time_lazy(ci, bits);
-            }
+            let moved = adaptive && self.time_lazy(ci, bits);
             self.settle_lazy_bits(ci, bits, fx);
-            if adaptive && bits != 0 {
+            if moved {
                 self.adapt_limits();
             }
             return;
         }
         // The settle hook sees each ack in the order it was made.
-        if self.strategy != Strategy::Adaptive {
+        if !adaptive {
             while bits != 0 {
                 let at = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
@@ -299,62 +297,57 @@ impl<T> Core<T> {
             }
             return;
         }
-        // (acked_at, handed_at, window index), oldest ack first.
-        let mut acked = [(0u64, 0u64, 0usize); LAZY_SLOTS];
-        let mut n = 0;
+        // (acked_at, handed_at, window index), oldest ack first, in a
+        // vector kept for its capacity (at most `LAZY_SLOTS` entries).
+        let mut acked = ::core::mem::take(&mut self.stamps);
         while bits != 0 {
             let at = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
-            acked[n] = (acked_at, handed_at, at);
-            n += 1;
+            acked.push((acked_at, handed_at, at));
         }
-        let acked = &mut acked[..n];
         acked.sort_unstable();
-        for &(acked_at, handed_at, at) in &*acked {
+        let mut moved = false;
+        for &(acked_at, handed_at, at) in &acked {
             self.settle_lazy_at(ci, at, fx);
-            self.time_ack(ci, handed_at, acked_at);
+            moved |= self.time_ack(ci, handed_at, acked_at);
         }
-        if n > 0 {
+        if moved {
             self.adapt_limits();
         }
+        acked.clear();
+        self.stamps = acked;
     }
 
     /// Adaptive: times the acks of `ci` at the window indices set in
     /// `bits`, in the order they were made, from their stamps (read before
-    /// the indices are settled and reused).
-    fn time_lazy(&mut self, ci: usize, bits: u64) {
+    /// the indices are settled and reused). Returns whether weights and
+    /// windows must be computed again (see `time_ack`).
+    fn time_lazy(&mut self, ci: usize, mut bits: u64) -> bool {
         if bits.is_power_of_two() {
             // One ack (the common case): nothing to order.
             let at = bits.trailing_zeros() as usize;
             let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
-            self.time_ack(ci, handed_at, acked_at);
-            return;
+            return self.time_ack(ci, handed_at, acked_at);
         }
-        // A small buffer for the usual few acks: one for all 62 would be
-        // zeroed on every call.
-        let n = bits.count_ones() as usize;
-        if n <= 8 {
-            self.time_sorted(ci, bits, &mut [(0, 0); 8][..n]);
-        } else {
-            self.time_sorted(ci, bits, &mut [(0, 0); LAZY_SLOTS][..n]);
-        }
-    }
-
-    /// [`time_lazy`](Self::time_lazy) of several acks, through `acked`
-    /// (one `(acked_at, handed_at)` per bit of `bits`).
-    fn time_sorted(&mut self, ci: usize, mut bits: u64, acked: &mut [(u64, u64)]) {
+        // (acked_at, handed_at, window index), oldest ack first, in a
+        // vector kept for its capacity (at most `LAZY_SLOTS` entries).
+        let mut acked = ::core::mem::take(&mut self.stamps);
         let acks = &self.consumer(ci).acks;
-        for entry in acked.iter_mut() {
+        while bits != 0 {
             let at = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let (handed_at, acked_at) = acks.stamped(at);
-            *entry = (acked_at, handed_at);
+            acked.push((acked_at, handed_at, at));
         }
         acked.sort_unstable();
-        for &(acked_at, handed_at) in &*acked {
-            self.time_ack(ci, handed_at, acked_at);
+        let mut moved = false;
+        for &(acked_at, handed_at, _) in &acked {
+            moved |= self.time_ack(ci, handed_at, acked_at);
         }
+        acked.clear();
+        self.stamps = acked;
+        moved
     }
 
     /// Acks the deliveries of `ci` at the window indices set in `bits`,

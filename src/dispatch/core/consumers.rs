@@ -80,6 +80,7 @@ impl<T> Core<T> {
                 current: 0,
                 acked_at: 0,
                 mean_ns: 0.0,
+                weighed_ns: 0.0,
             },
         );
         self.renumber();
@@ -113,6 +114,10 @@ impl<T> Core<T> {
         self.renumber();
         self.lazy.retain(|&(o, _)| o != ci);
         self.weights_for = None;
+        if self.strategy == Strategy::Adaptive {
+            // The fastest may have left: the others' windows grow.
+            self.adapt_limits();
+        }
         self.in_flight -= rank.unacked;
         // Never handed out: not received (their refs lent, and give up,
         // nothing).

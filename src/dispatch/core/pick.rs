@@ -44,10 +44,18 @@ const MEAN_GAIN: f64 = 1.0 / 16.0;
 /// stall (the thread descheduled mid-delivery) moves it little.
 const MEAN_CLAMP: f64 = 4.0;
 
+/// Weights and windows are computed again when a consumer's mean has moved
+/// by more than this fraction since they last were: closer than that, they
+/// would not change a share measurably, and recomputing them after every
+/// ack cost more than the rest of the pick.
+const MEAN_SLACK: f64 = 1.0 / 32.0;
+
 impl Rank {
-    /// Records one service-time sample into the clamped mean that weighs
-    /// picks and sizes windows.
-    pub(super) fn observe(&mut self, rtt_ns: u64) {
+    /// Records one service-time sample into the clamped mean. Returns
+    /// whether the mean moved by more than [`MEAN_SLACK`] from the one that
+    /// weighs picks and sizes windows (`weighed_ns`), which then follows it:
+    /// the caller computes weights and windows again.
+    pub(super) fn observe(&mut self, rtt_ns: u64) -> bool {
         let rtt = (rtt_ns as f64).max(1.0);
         if self.mean_ns == 0.0 {
             self.mean_ns = rtt;
@@ -55,13 +63,19 @@ impl Rank {
             let sample = rtt.min(self.mean_ns * MEAN_CLAMP);
             self.mean_ns += (sample - self.mean_ns) * MEAN_GAIN;
         }
+        let moved = (self.mean_ns - self.weighed_ns).abs() > self.weighed_ns * MEAN_SLACK;
+        if moved {
+            self.weighed_ns = self.mean_ns;
+        }
+        moved
     }
 }
 
 impl<T> Core<T> {
     /// Adaptive: grants each consumer a window in proportion to its speed,
     /// `ceil(prefetch * fastest_mean / mean)`, at least 1, `mean` being the
-    /// clamped mean service time. Whenever a
+    /// clamped mean service time (as of the last move past
+    /// [`MEAN_SLACK`]: `weighed_ns`). Whenever a
     /// burst of messages finds every window with room, or under a backlog
     /// where every window refills as soon as it has room, the windows'
     /// sizes, not the picks, decide the shares; a slow consumer holding
@@ -70,12 +84,12 @@ impl<T> Core<T> {
         let fastest = self
             .ranks
             .iter()
-            .map(|r| r.mean_ns)
+            .map(|r| r.weighed_ns)
             .filter(|&l| l > 0.0)
             .fold(f64::INFINITY, f64::min);
         for r in &mut self.ranks {
-            r.limit = if r.mean_ns > 0.0 && fastest.is_finite() {
-                let share = r.prefetch as f64 * fastest / r.mean_ns;
+            r.limit = if r.weighed_ns > 0.0 && fastest.is_finite() {
+                let share = r.prefetch as f64 * fastest / r.weighed_ns;
                 ceil(share).clamp(1, r.prefetch)
             } else {
                 r.prefetch
@@ -238,12 +252,12 @@ fn ceil(x: f64) -> usize {
 fn adaptive_weights(group: &mut [Rank]) {
     let fastest = group
         .iter()
-        .map(|r| r.mean_ns)
+        .map(|r| r.weighed_ns)
         .filter(|&l| l > 0.0)
         .fold(f64::INFINITY, f64::min);
     for r in group {
-        let speed = if r.mean_ns > 0.0 && fastest.is_finite() {
-            fastest / r.mean_ns
+        let speed = if r.weighed_ns > 0.0 && fastest.is_finite() {
+            fastest / r.weighed_ns
         } else {
             1.0
         };

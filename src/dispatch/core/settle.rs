@@ -63,8 +63,9 @@ impl<T> Core<T> {
                     } else {
                         acked_at
                     };
-                    self.time_ack(ci, handed_at, now);
-                    self.adapt_limits();
+                    if self.time_ack(ci, handed_at, now) {
+                        self.adapt_limits();
+                    }
                 }
                 self.totals.acked += 1;
                 if let Some(settle) = &self.settle {
@@ -99,19 +100,23 @@ impl<T> Core<T> {
     }
 
     /// Adaptive: records the service time of a delivery of `ci` acked at
-    /// `acked_at`: from when `recv` handed it to the application
+    /// `acked_at`: from when `recv` took it from the dispatcher
     /// (`handed_at`), or from the consumer's previous ack if later (a
     /// consumer working through deliveries it holds together starts each
     /// when it acks the last). So time spent queued in the window, and time
     /// the consumer's task spent descheduled inside `recv` (waiting, or
-    /// yielding its budget), is not counted. The caller updates the windows
-    /// (`adapt_limits`).
-    pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) {
+    /// yielding its budget), is not counted. Returns whether the weights
+    /// must be computed again (then marked stale here); the caller then
+    /// updates the windows (`adapt_limits`).
+    pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) -> bool {
         let r = self.rank(ci);
         let started = r.acked_at.max(handed_at);
-        r.observe(acked_at.saturating_sub(started));
+        let moved = r.observe(acked_at.saturating_sub(started));
         r.acked_at = acked_at;
-        self.weights_for = None;
+        if moved {
+            self.weights_for = None;
+        }
+        moved
     }
 
     /// A nack or drop when the settle hook decides: counted as a nack (or,
