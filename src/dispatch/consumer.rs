@@ -439,24 +439,23 @@ impl<T> Delivery<T> {
         let (Some(token), Some(acks)) = (self.token, self.link.acks.as_deref()) else {
             return false;
         };
-        if acks.looks_hot() {
-            return false;
-        }
-        let Some(slot) = self.slot.take() else {
-            return false;
-        };
         if let Some(clock) = &self.link.clock {
+            if acks.looks_hot() {
+                // Skip the clock read: the ack takes the lock.
+                return false;
+            }
             // Adaptive: the core times the ack when it collects it.
             acks.stamp(&token, clock.now_ns());
         }
-        // The word is not `CLOSED` (checked by `try_ack`), so the window
-        // entry lends `slot`: once the ack is published, the core releases
-        // the entry's clone and the pointer is given up.
+        // `try_ack` fails on a `HOT` word (someone waits: take the lock)
+        // and on a `CLOSED` one (stale: the lock sorts it out). Otherwise
+        // the window entry lends `slot`: once the ack is published, the
+        // core releases the entry's clone and the pointer is given up.
         if acks.try_ack(token.window()) {
+            self.slot = None;
             self.token = None;
             return true;
         }
-        self.slot = Some(slot);
         false
     }
 
