@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Clock, Outcome, Received, SlotRef, Token};
+use super::core::{Acks, Clock, Finish, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -77,6 +77,9 @@ struct Link<T> {
     /// pull in the cache line of the queue's lock, which publishers keep
     /// writing.
     clock: Option<Arc<Clock>>,
+    /// The consumer's slab index in the core, which its deliveries' tokens
+    /// refer to.
+    key: usize,
 }
 
 impl<T> Consumer<T> {
@@ -93,6 +96,7 @@ impl<T> Consumer<T> {
                 shared,
                 acks,
                 clock,
+                key,
             }),
             key,
             id,
@@ -209,14 +213,15 @@ impl<T> Consumer<T> {
             self.terminated = true;
         }
         received.map(|received| {
-            received.map(|mut r| {
-                if let (Some(clock), Some(token)) = (&self.link.clock, &mut r.token) {
+            received.map(|r| {
+                let mut handed_at = 0;
+                if let (Some(clock), Some(_)) = (&self.link.clock, &r.token) {
                     if taken {
                         self.taken_at = clock.now_ns();
                     }
-                    token.hand_out(self.taken_at);
+                    handed_at = self.taken_at;
                 }
-                Delivery::new(Arc::clone(&self.link), r)
+                Delivery::new(Arc::clone(&self.link), r, handed_at)
             })
         })
     }
@@ -322,7 +327,7 @@ impl<T> Drop for Consumer<T> {
         self.link.shared.run(|core, fx| {
             // Taken but never handed out: not received, as if still ready.
             for received in buffered.drain(..) {
-                core.unreceive(received, fx);
+                core.unreceive(key, received, fx);
             }
             core.unsubscribe(key, fx);
         });
@@ -400,15 +405,19 @@ pub struct Delivery<T> {
     slot: Option<SlotRef<T>>,
     /// `None` for auto-ack deliveries.
     token: Option<Token>,
+    /// Adaptive: when `recv` took it from the dispatcher (clock ns; 0 if
+    /// not read).
+    handed_at: u64,
     attempt: u32,
 }
 
 impl<T> Delivery<T> {
-    fn new(link: Arc<Link<T>>, received: Received<T>) -> Self {
+    fn new(link: Arc<Link<T>>, received: Received<T>, handed_at: u64) -> Self {
         Self {
             link,
             slot: Some(received.slot),
             token: received.token,
+            handed_at,
             attempt: received.attempt,
         }
     }
@@ -445,7 +454,7 @@ impl<T> Delivery<T> {
                 return false;
             }
             // Adaptive: the core times the ack when it collects it.
-            acks.stamp(&token, clock.now_ns());
+            acks.stamp(token.window(), self.handed_at, clock.now_ns());
         }
         // `try_ack` fails on a `HOT` word (someone waits: take the lock)
         // and on a `CLOSED` one (stale: the lock sorts it out). Otherwise
@@ -539,9 +548,15 @@ impl<T> Delivery<T> {
             (Some(clock), Some(_), Outcome::Ack) => clock.now_ns(),
             _ => 0,
         };
-        self.link
-            .shared
-            .run(|core, fx| core.finish(token, acked_at, slot, outcome, take, fx))
+        let end = Finish {
+            consumer: self.link.key,
+            token,
+            handed_at: self.handed_at,
+            acked_at,
+            outcome,
+            take,
+        };
+        self.link.shared.run(|core, fx| core.finish(end, slot, fx))
     }
 }
 

@@ -63,20 +63,17 @@ struct InFlight<T> {
     received: bool,
 }
 
-/// Identifies a delivery: consumer slab index, window index, unique tag. A
-/// token whose window entry no longer carries its tag is stale.
+/// Identifies a delivery of a consumer (whose slab index the delivery
+/// knows from its consumer): window index and unique tag. A token whose
+/// window entry no longer carries its tag is stale.
 ///
 /// Deliveries are moved by value at every step, so it is kept small: the
-/// tag is never 0 (an `Option<Token>` is no larger), and the time of an
-/// ack is passed along with it rather than stored in it.
+/// tag is never 0 (an `Option<Token>` is no larger), and the consumer and
+/// Adaptive's clock readings travel beside it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Token {
-    consumer: usize,
     window: usize,
     tag: NonZeroU64,
-    /// Adaptive: clock reading when `recv` handed the delivery to the
-    /// application (0 if not read).
-    handed_at: u64,
 }
 
 impl Token {
@@ -84,11 +81,22 @@ impl Token {
     pub(super) fn window(&self) -> usize {
         self.window
     }
+}
 
-    /// Adaptive: records when `recv` handed the delivery out.
-    pub(super) fn hand_out(&mut self, at: u64) {
-        self.handed_at = at;
-    }
+/// A delivery ending, as it tells the core ([`Core::finish`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Finish {
+    /// Its consumer's slab index.
+    pub(super) consumer: usize,
+    /// Its window entry (`None` for auto-ack deliveries).
+    pub(super) token: Option<Token>,
+    /// Adaptive: clock readings when `recv` took it and when it was acked
+    /// (0 if not read).
+    pub(super) handed_at: u64,
+    pub(super) acked_at: u64,
+    pub(super) outcome: Outcome,
+    /// Whether an acked message nobody else shares is returned.
+    pub(super) take: bool,
 }
 
 /// How a delivery ends.
@@ -692,12 +700,7 @@ impl<T> Core<T> {
         let rank = c.rank;
         c.ready.push_back(Received {
             slot: lent,
-            token: Some(Token {
-                consumer: ci,
-                window: at,
-                tag,
-                handed_at: 0,
-            }),
+            token: Some(Token { window: at, tag }),
             attempt,
         });
         c.stats.delivered += 1;

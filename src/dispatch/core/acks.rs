@@ -50,7 +50,7 @@
 //! Stamp `i` is written only by the live delivery at window index `i`, and
 //! read only for a collected bit, before the index is reused.
 
-use super::{Core, Dirty, Effects, Token};
+use super::{Core, Dirty, Effects};
 use crate::dispatch::Strategy;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -98,13 +98,13 @@ impl Acks {
         }
     }
 
-    /// Adaptive: records the times of the delivery `token` names, acked
-    /// at `acked_at`, before [`try_ack`](Self::try_ack) publishes them
-    /// (no-op past the stamps).
+    /// Adaptive: records the times of the delivery at window index `at`,
+    /// handed out at `handed_at` and acked at `acked_at`, before
+    /// [`try_ack`](Self::try_ack) publishes them (no-op past the stamps).
     #[inline]
-    pub(in crate::dispatch) fn stamp(&self, token: &Token, acked_at: u64) {
-        if let Some(stamp) = self.stamps.get(token.window) {
-            stamp.handed_at.store(token.handed_at, Ordering::Relaxed);
+    pub(in crate::dispatch) fn stamp(&self, at: usize, handed_at: u64, acked_at: u64) {
+        if let Some(stamp) = self.stamps.get(at) {
+            stamp.handed_at.store(handed_at, Ordering::Relaxed);
             stamp.acked_at.store(acked_at, Ordering::Relaxed);
         }
     }
@@ -401,18 +401,7 @@ impl<T> Core<T> {
 #[cfg(test)]
 mod tests {
     use super::{Acks, HOT, INDICES};
-    use crate::dispatch::core::Token;
     use crate::sync::{Arc, Ordering, model, thread};
-    use core::num::NonZeroU64;
-
-    fn token(window: usize, handed_at: u64) -> Token {
-        Token {
-            consumer: 0,
-            window,
-            tag: NonZeroU64::MIN,
-            handed_at,
-        }
-    }
 
     /// Adaptive: a delivery stamps its times and acks without the lock
     /// while the core collects (or sets `HOT`): whenever the core sees the
@@ -422,11 +411,11 @@ mod tests {
         model(|| {
             let acks = Arc::new(Acks::new(false, true));
             // A previous delivery at the same index left other times.
-            acks.stamp(&token(3, 1), 2);
+            acks.stamp(3, 1, 2);
             let delivery = {
                 let acks = Arc::clone(&acks);
                 thread::spawn(move || {
-                    acks.stamp(&token(3, 10), 20);
+                    acks.stamp(3, 10, 20);
                     acks.try_ack(3)
                 })
             };
@@ -450,7 +439,7 @@ mod tests {
     #[test]
     fn untimed_words_have_no_stamps() {
         let acks = Acks::new(false, false);
-        acks.stamp(&token(0, 1), 2);
+        acks.stamp(0, 1, 2);
         assert!(acks.try_ack(0));
         assert_eq!(acks.collect(), 1);
     }

@@ -243,9 +243,14 @@ impl<T> Core<T> {
     /// handed to the application (its consumer is being dropped): it counts
     /// as not received, so its requeue does not spend an attempt, and its
     /// entry no longer lends it anything.
-    pub(in crate::dispatch) fn unreceive(&mut self, received: Received<T>, fx: &mut Effects<T>) {
+    pub(in crate::dispatch) fn unreceive(
+        &mut self,
+        ci: usize,
+        received: Received<T>,
+        fx: &mut Effects<T>,
+    ) {
         let live = received.token.is_some_and(|token| {
-            let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+            let Some(Some(c)) = self.consumers.get_mut(ci) else {
                 return false;
             };
             match c.window.get_mut(token.window) {

@@ -2,7 +2,7 @@
 //! (back to the backlog, to the dead-letter mailbox, to the settle hook, or
 //! back to the pool).
 
-use super::{Core, Effects, Entry, InFlight, Outcome, Settle, Slot, SlotRef, Token};
+use super::{Core, Effects, Entry, Finish, InFlight, Outcome, Settle, Slot, SlotRef, Token};
 use crate::dispatch::{Requeue, Strategy};
 use crate::sync::{Arc, Ordering};
 
@@ -22,23 +22,25 @@ impl<T> Core<T> {
         }
     }
 
-    /// Ends a delivery: `token` names its window entry (`None` for
-    /// auto-ack), `slot` is its hold on the message, `acked_at` the
-    /// Adaptive clock's reading when an ack was made (0 if not read). If the token is stale
-    /// (its consumer was dropped) or absent, only the count it holds is
-    /// handed back. With `take`, an acked message that nobody else shares
-    /// is returned.
+    /// Ends a delivery as `end` says; `slot` is its hold on the message.
+    /// If its token is stale (its consumer was dropped) or absent, only
+    /// the count it holds is handed back. With `end.take`, an acked
+    /// message that nobody else shares is returned.
     pub(in crate::dispatch) fn finish(
         &mut self,
-        token: Option<Token>,
-        acked_at: u64,
+        end: Finish,
         slot: SlotRef<T>,
-        outcome: Outcome,
-        take: bool,
         fx: &mut Effects<T>,
     ) -> Option<T> {
-        let handed_at = token.map_or(0, |t| t.handed_at);
-        let flight = token.and_then(|token| self.settle(token));
+        let Finish {
+            consumer,
+            token,
+            handed_at,
+            acked_at,
+            outcome,
+            take,
+        } = end;
+        let flight = token.and_then(|token| self.settle(consumer, token));
         let Some((ci, flight)) = flight else {
             // SAFETY: a ref without a live token owns its count: auto-ack
             // deliveries own the window's clone, and a stale token's entry
@@ -152,9 +154,10 @@ impl<T> Core<T> {
         self.release(slot, fx);
     }
 
-    /// Takes the live window entry `token` names out of its window.
-    pub(super) fn settle(&mut self, token: Token) -> Option<(usize, InFlight<T>)> {
-        let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+    /// Takes the live window entry `token` names out of consumer `ci`'s
+    /// window.
+    pub(super) fn settle(&mut self, ci: usize, token: Token) -> Option<(usize, InFlight<T>)> {
+        let Some(Some(c)) = self.consumers.get_mut(ci) else {
             return None;
         };
         let entry = c.window.get_mut(token.window)?;
@@ -166,7 +169,7 @@ impl<T> Core<T> {
         let rank = c.rank;
         self.ranks[rank].unacked -= 1;
         self.in_flight -= 1;
-        Some((token.consumer, flight))
+        Some((ci, flight))
     }
 
     pub(super) fn release_or_take(
