@@ -537,7 +537,7 @@ impl<T> Shared<T> {
             // Several messages were dropped: lend their vector again.
             self.core
                 .lock()
-                .return_graves(::core::mem::take(&mut fx.more));
+                .return_graves(::core::mem::take(&mut *fx.more));
         }
     }
 

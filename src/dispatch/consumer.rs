@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Clock, Outcome, Received, SlotRef, Token};
+use super::core::{Acks, Clock, Finish, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -77,6 +77,9 @@ struct Link<T> {
     /// pull in the cache line of the queue's lock, which publishers keep
     /// writing.
     clock: Option<Arc<Clock>>,
+    /// The consumer's slab index in the core, which its deliveries' tokens
+    /// refer to.
+    key: usize,
 }
 
 impl<T> Consumer<T> {
@@ -93,6 +96,7 @@ impl<T> Consumer<T> {
                 shared,
                 acks,
                 clock,
+                key,
             }),
             key,
             id,
@@ -209,14 +213,15 @@ impl<T> Consumer<T> {
             self.terminated = true;
         }
         received.map(|received| {
-            received.map(|mut r| {
-                if let (Some(clock), Some(token)) = (&self.link.clock, &mut r.token) {
+            received.map(|r| {
+                let mut handed_at = 0;
+                if let (Some(clock), Some(_)) = (&self.link.clock, &r.token) {
                     if taken {
                         self.taken_at = clock.now_ns();
                     }
-                    token.hand_out(self.taken_at);
+                    handed_at = self.taken_at;
                 }
-                Delivery::new(Arc::clone(&self.link), r)
+                Delivery::new(Arc::clone(&self.link), r, handed_at)
             })
         })
     }
@@ -322,7 +327,7 @@ impl<T> Drop for Consumer<T> {
         self.link.shared.run(|core, fx| {
             // Taken but never handed out: not received, as if still ready.
             for received in buffered.drain(..) {
-                core.unreceive(received, fx);
+                core.unreceive(key, received, fx);
             }
             core.unsubscribe(key, fx);
         });
@@ -400,15 +405,19 @@ pub struct Delivery<T> {
     slot: Option<SlotRef<T>>,
     /// `None` for auto-ack deliveries.
     token: Option<Token>,
+    /// Adaptive: when `recv` took it from the dispatcher (clock ns; 0 if
+    /// not read).
+    handed_at: u64,
     attempt: u32,
 }
 
 impl<T> Delivery<T> {
-    fn new(link: Arc<Link<T>>, received: Received<T>) -> Self {
+    fn new(link: Arc<Link<T>>, received: Received<T>, handed_at: u64) -> Self {
         Self {
             link,
             slot: Some(received.slot),
             token: received.token,
+            handed_at,
             attempt: received.attempt,
         }
     }
@@ -439,26 +448,23 @@ impl<T> Delivery<T> {
         let (Some(token), Some(acks)) = (self.token, self.link.acks.as_deref()) else {
             return false;
         };
-        if acks.looks_hot() {
-            return false;
-        }
-        let Some(slot) = self.slot.take() else {
-            return false;
-        };
         if let Some(clock) = &self.link.clock {
+            if acks.looks_hot() {
+                // Skip the clock read: the ack takes the lock.
+                return false;
+            }
             // Adaptive: the core times the ack when it collects it.
-            let mut token = token;
-            token.stamp_ack(clock.now_ns());
-            acks.stamp(&token);
+            acks.stamp(token.window(), self.handed_at, clock.now_ns());
         }
-        // The word is not `CLOSED` (checked by `try_ack`), so the window
-        // entry lends `slot`: once the ack is published, the core releases
-        // the entry's clone and the pointer is given up.
+        // `try_ack` fails on a `HOT` word (someone waits: take the lock)
+        // and on a `CLOSED` one (stale: the lock sorts it out). Otherwise
+        // the window entry lends `slot`: once the ack is published, the
+        // core releases the entry's clone and the pointer is given up.
         if acks.try_ack(token.window()) {
+            self.slot = None;
             self.token = None;
             return true;
         }
-        self.slot = Some(slot);
         false
     }
 
@@ -537,13 +543,20 @@ impl<T> Delivery<T> {
 
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
-        let mut token = self.token.take();
-        if let (Some(clock), Some(token), Outcome::Ack) = (&self.link.clock, &mut token, outcome) {
-            token.stamp_ack(clock.now_ns());
-        }
-        self.link
-            .shared
-            .run(|core, fx| core.finish(token, slot, outcome, take, fx))
+        let token = self.token.take();
+        let acked_at = match (&self.link.clock, token, outcome) {
+            (Some(clock), Some(_), Outcome::Ack) => clock.now_ns(),
+            _ => 0,
+        };
+        let end = Finish {
+            consumer: self.link.key,
+            token,
+            handed_at: self.handed_at,
+            acked_at,
+            outcome,
+            take,
+        };
+        self.link.shared.run(|core, fx| core.finish(end, slot, fx))
     }
 }
 

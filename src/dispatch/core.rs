@@ -34,6 +34,8 @@ use super::stats::{ConsumerStats, Stats};
 use super::{Requeue, Strategy, Subscription};
 use crate::sync::{Arc, Ordering, fence};
 use crate::waitlist::{Key, WaitList};
+use core::mem::ManuallyDrop;
+use core::num::NonZeroU64;
 use core::task::{Poll, Waker};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -52,7 +54,7 @@ struct Entry<T> {
 
 /// A delivery in a consumer's prefetch window.
 struct InFlight<T> {
-    tag: u64,
+    tag: NonZeroU64,
     slot: Arc<Slot<T>>,
     attempt: u32,
     /// Handed out by `recv`: set when assigned, and cleared for those
@@ -61,18 +63,17 @@ struct InFlight<T> {
     received: bool,
 }
 
-/// Identifies a delivery: consumer slab index, window index, unique tag. A
-/// token whose window entry no longer carries its tag is stale.
+/// Identifies a delivery of a consumer (whose slab index the delivery
+/// knows from its consumer): window index and unique tag. A token whose
+/// window entry no longer carries its tag is stale.
+///
+/// Deliveries are moved by value at every step, so it is kept small: the
+/// tag is never 0 (an `Option<Token>` is no larger), and the consumer and
+/// Adaptive's clock readings travel beside it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Token {
-    consumer: usize,
     window: usize,
-    tag: u64,
-    /// Adaptive: clock readings when `recv` handed the delivery to the
-    /// application and when it was acked, before taking the lock (0 if not
-    /// read).
-    handed_at: u64,
-    acked_at: u64,
+    tag: NonZeroU64,
 }
 
 impl Token {
@@ -80,16 +81,22 @@ impl Token {
     pub(super) fn window(&self) -> usize {
         self.window
     }
+}
 
-    /// Adaptive: records when `recv` handed the delivery out.
-    pub(super) fn hand_out(&mut self, at: u64) {
-        self.handed_at = at;
-    }
-
-    /// Adaptive: records when the delivery was acked.
-    pub(super) fn stamp_ack(&mut self, at: u64) {
-        self.acked_at = at;
-    }
+/// A delivery ending, as it tells the core ([`Core::finish`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Finish {
+    /// Its consumer's slab index.
+    pub(super) consumer: usize,
+    /// Its window entry (`None` for auto-ack deliveries).
+    pub(super) token: Option<Token>,
+    /// Adaptive: clock readings when `recv` took it and when it was acked
+    /// (0 if not read).
+    pub(super) handed_at: u64,
+    pub(super) acked_at: u64,
+    pub(super) outcome: Outcome,
+    /// Whether an acked message nobody else shares is returned.
+    pub(super) take: bool,
 }
 
 /// How a delivery ends.
@@ -102,28 +109,46 @@ pub(super) enum Outcome {
 }
 
 /// What an operation leaves to do once the lock is released.
+///
+/// Made and dropped by every operation, and most leave nothing to do: the
+/// buried messages' fields have no drop glue of their own, so that with a
+/// message type without any (nothing is ever buried then) dropping an
+/// empty one checks only the wakers' count.
 pub(super) struct Effects<T> {
     pub(super) wakes: Wakes,
     /// Messages to drop outside the lock; one inline so the ack path does
     /// not allocate, more in a vector lent by the core (`Core::graves`)
     /// and given back with [`Core::return_graves`].
-    one: Option<T>,
-    pub(super) more: Vec<T>,
+    one: ManuallyDrop<Option<T>>,
+    pub(super) more: ManuallyDrop<Vec<T>>,
 }
 
 impl<T> Effects<T> {
+    #[inline]
     pub(super) fn new() -> Self {
         Self {
             wakes: Wakes::new(),
-            one: None,
-            more: Vec::new(),
+            one: ManuallyDrop::new(None),
+            more: ManuallyDrop::new(Vec::new()),
         }
     }
 
     /// Drops the buried messages (the caller has released the lock).
     pub(super) fn drop_messages(&mut self) {
-        self.one = None;
+        *self.one = None;
         self.more.clear();
+    }
+}
+
+impl<T> Drop for Effects<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // Nothing is buried unless dropping a message does something
+        // (`Core::bury`).
+        if core::mem::needs_drop::<T>() {
+            *self.one = None;
+            drop(core::mem::take(&mut *self.more));
+        }
     }
 }
 
@@ -137,14 +162,50 @@ struct Counters {
     dropped: u64,
 }
 
-/// One subscribed consumer.
-struct ConsumerState<T> {
-    id: u64,
+/// A subscribed consumer's place in [`Core::ranks`], with what picking a
+/// consumer reads: kept apart from the rest of its state so that a pick
+/// walks one compact slice.
+struct Rank {
+    /// Its slab index in [`Core::consumers`].
+    ci: usize,
+    priority: i32,
     prefetch: usize,
     /// The window actually granted: `prefetch`, or less under Adaptive for
     /// a consumer slower than the fastest (see `adapt_limits`).
     limit: usize,
+    /// Occupied window entries.
+    unacked: usize,
+    /// When it was last picked (round robin order, least loaded ties).
+    turn: u64,
+    /// The weight it subscribed with or was set to.
     weight: u32,
+    /// Smooth weighted round-robin: its weight in picks (`weight`, or
+    /// under Adaptive the one computed from `weighed_ns`, valid while
+    /// `Core::weights_for` is set) and its current value.
+    swrr: i64,
+    current: i64,
+    /// Adaptive: when it last acked (clock ns; 0: never).
+    acked_at: u64,
+    /// Adaptive: mean service time in ns (0: no sample yet), each sample
+    /// clamped (see `pick`).
+    mean_ns: f64,
+    /// Adaptive: `mean_ns` as of its last move by more than `MEAN_SLACK`
+    /// (see `pick`): weighs picks and sizes the window.
+    weighed_ns: f64,
+}
+
+impl Rank {
+    fn has_credit(&self) -> bool {
+        self.unacked < self.limit
+    }
+}
+
+/// One subscribed consumer.
+struct ConsumerState<T> {
+    id: u64,
+    /// Its index in [`Core::ranks`] (kept up to date as consumers come
+    /// and go).
+    rank: usize,
     priority: i32,
     auto_ack: bool,
     /// Prefetch window: a slab of deliveries not yet acked; `free` lists
@@ -152,29 +213,12 @@ struct ConsumerState<T> {
     /// the consumer had.
     window: Vec<Option<InFlight<T>>>,
     free: Vec<usize>,
-    /// Occupied window entries.
-    unacked: usize,
     /// Deliveries assigned but not yet handed out by `recv`, in order,
     /// ready to be: `recv` swaps the whole queue with its consumer's empty
     /// buffer.
     ready: VecDeque<Received<T>>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
-    /// Strategy state: when it was last picked (round robin order) and
-    /// smooth weighted round-robin's current weight.
-    turn: u64,
-    current: i64,
-    /// Adaptive: when it last acked (clock ns; 0: never).
-    acked_at: u64,
-    /// Adaptive: its SWRR weight, from `weighed_ns` (valid while
-    /// `Core::weights_for` is set).
-    adaptive_weight: i64,
-    /// Adaptive: mean service time in ns (0: no sample yet), each sample
-    /// clamped (see `pick`).
-    mean_ns: f64,
-    /// Adaptive: `mean_ns` as of its last move by more than `MEAN_SLACK`
-    /// (see `pick`): weighs picks and sizes the window.
-    weighed_ns: f64,
     /// Broadcast: sequence number of the next log entry for it, and its own
     /// requeued copies (served first).
     cursor: u64,
@@ -184,12 +228,6 @@ struct ConsumerState<T> {
     /// is `HOT` (see [`acks`]).
     acks: Arc<Acks>,
     hot: bool,
-}
-
-impl<T> ConsumerState<T> {
-    fn has_credit(&self) -> bool {
-        self.unacked < self.limit
-    }
 }
 
 /// A delivery assigned to a consumer, as `recv` hands it out.
@@ -254,12 +292,12 @@ pub(super) struct Core<T> {
     /// passed are trimmed.
     backlog: VecDeque<Entry<T>>,
     log_base: u64,
-    /// Slab of consumers; `order` lists the live ones by priority, highest
+    /// Slab of consumers; `ranks` lists the live ones by priority, highest
     /// first, then by subscription.
     consumers: Vec<Option<ConsumerState<T>>>,
     vacant: Vec<usize>,
-    order: Vec<usize>,
-    next_tag: u64,
+    ranks: Vec<Rank>,
+    next_tag: NonZeroU64,
     next_id: u64,
     turn: u64,
     /// Adaptive: the priority whose group's `adaptive_weight`s are up to
@@ -308,8 +346,8 @@ impl<T> Core<T> {
             log_base: 0,
             consumers: Vec::new(),
             vacant: Vec::new(),
-            order: Vec::new(),
-            next_tag: 0,
+            ranks: Vec::new(),
+            next_tag: NonZeroU64::MIN,
             next_id: 0,
             turn: 0,
             weights_for: None,
@@ -557,8 +595,8 @@ impl<T> Core<T> {
             }
         }
         if self.closed {
-            for i in 0..self.order.len() {
-                let ci = self.order[i];
+            for i in 0..self.ranks.len() {
+                let ci = self.ranks[i].ci;
                 if self.drained(ci) && self.consumer(ci).waker.is_some() {
                     if !fx.wakes.can_push() {
                         return false;
@@ -577,8 +615,8 @@ impl<T> Core<T> {
     /// copies and then the log entries after its cursor; the log is then
     /// trimmed to what some consumer still needs.
     fn pump_broadcast(&mut self, fx: &mut Effects<T>) -> bool {
-        for i in 0..self.order.len() {
-            let ci = self.order[i];
+        for i in 0..self.ranks.len() {
+            let ci = self.ranks[i].ci;
             loop {
                 if !fx.wakes.can_push() {
                     return false;
@@ -588,7 +626,7 @@ impl<T> Core<T> {
                     Some(Some(c)) => c,
                     _ => unreachable!("dispatch: ordered consumer is vacant"),
                 };
-                if !c.has_credit() {
+                if !self.ranks[i].has_credit() {
                     break;
                 }
                 let entry = if let Some(entry) = c.redo.pop_front() {
@@ -613,9 +651,9 @@ impl<T> Core<T> {
     /// Broadcast: drops log entries that every consumer has taken.
     fn trim_log(&mut self, fx: &mut Effects<T>) {
         let Some(min) = self
-            .order
+            .ranks
             .iter()
-            .filter_map(|&ci| self.consumers[ci].as_ref().map(|c| c.cursor))
+            .filter_map(|r| self.consumers[r.ci].as_ref().map(|c| c.cursor))
             .min()
         else {
             return;
@@ -629,38 +667,40 @@ impl<T> Core<T> {
         }
     }
 
+    #[inline(always)]
     fn assign(&mut self, ci: usize, entry: Entry<T>, wakes: &mut Wakes) {
         let tag = self.next_tag;
-        self.next_tag += 1;
+        // 2^64 deliveries do not happen; saturating keeps the niche.
+        self.next_tag = self.next_tag.saturating_add(1);
         let attempt = entry.attempt.saturating_add(1);
         let lent = SlotRef::lend(&entry.slot);
-        let flight = InFlight {
+        let c = self.consumer(ci);
+        let flight = Some(InFlight {
             tag,
             slot: entry.slot,
             attempt,
             received: true,
-        };
-        let c = self.consumer(ci);
+        });
         let at = match c.free.pop() {
             Some(at) => {
-                c.window[at] = Some(flight);
+                // `free` lists vacant entries only: nothing to drop.
+                let vacant = core::mem::replace(&mut c.window[at], flight);
+                debug_assert!(
+                    vacant.is_none(),
+                    "dispatch: a free window entry is occupied"
+                );
+                core::mem::forget(vacant);
                 at
             }
             None => {
-                c.window.push(Some(flight));
+                c.window.push(flight);
                 c.window.len() - 1
             }
         };
-        c.unacked += 1;
+        let rank = c.rank;
         c.ready.push_back(Received {
             slot: lent,
-            token: Some(Token {
-                consumer: ci,
-                window: at,
-                tag,
-                handed_at: 0,
-                acked_at: 0,
-            }),
+            token: Some(Token { window: at, tag }),
             attempt,
         });
         c.stats.delivered += 1;
@@ -672,6 +712,7 @@ impl<T> Core<T> {
             wakes.push(waker);
             self.mark_dirty(ci);
         }
+        self.ranks[rank].unacked += 1;
         self.totals.delivered += 1;
         self.totals.redelivered += u64::from(redelivered);
         self.in_flight += 1;
@@ -688,7 +729,7 @@ impl<T> Core<T> {
         };
         if self.broadcast() {
             let tail = self.log_base + self.backlog.len() as u64;
-            c.cursor >= tail && c.redo.is_empty() && c.unacked == 0
+            c.cursor >= tail && c.redo.is_empty() && self.ranks[c.rank].unacked == 0
         } else {
             self.backlog.is_empty() && self.in_flight == 0
         }
@@ -697,12 +738,12 @@ impl<T> Core<T> {
     // ----- stats ------------------------------------------------------
 
     pub(super) fn stats(&self) -> Stats {
-        let mut by_sub: Vec<&ConsumerState<T>> = self
-            .order
+        let mut by_sub: Vec<(&ConsumerState<T>, &Rank)> = self
+            .ranks
             .iter()
-            .filter_map(|&ci| self.consumers[ci].as_ref())
+            .filter_map(|r| self.consumers[r.ci].as_ref().map(|c| (c, r)))
             .collect();
-        by_sub.sort_by_key(|c| c.id);
+        by_sub.sort_by_key(|(c, _)| c.id);
         let tail = self.log_base + self.backlog.len() as u64;
         let broadcast = self.broadcast();
         Stats {
@@ -717,10 +758,10 @@ impl<T> Core<T> {
             in_flight: self.in_flight,
             consumers: by_sub
                 .into_iter()
-                .map(|c| ConsumerStats {
+                .map(|(c, r)| ConsumerStats {
                     id: c.id,
-                    prefetch: c.prefetch,
-                    weight: c.weight,
+                    prefetch: r.prefetch,
+                    weight: r.weight,
                     priority: c.priority,
                     delivered: c.stats.delivered,
                     acked: c.stats.acked,
@@ -733,7 +774,7 @@ impl<T> Core<T> {
                     } else {
                         0
                     },
-                    in_flight: c.unacked,
+                    in_flight: r.unacked,
                 })
                 .collect(),
         }

@@ -50,7 +50,7 @@
 //! Stamp `i` is written only by the live delivery at window index `i`, and
 //! read only for a collected bit, before the index is reused.
 
-use super::{Core, Dirty, Effects, Token};
+use super::{Core, Dirty, Effects};
 use crate::dispatch::Strategy;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -98,13 +98,14 @@ impl Acks {
         }
     }
 
-    /// Adaptive: records the times of the delivery `token` names, before
+    /// Adaptive: records the times of the delivery at window index `at`,
+    /// handed out at `handed_at` and acked at `acked_at`, before
     /// [`try_ack`](Self::try_ack) publishes them (no-op past the stamps).
     #[inline]
-    pub(in crate::dispatch) fn stamp(&self, token: &Token) {
-        if let Some(stamp) = self.stamps.get(token.window) {
-            stamp.handed_at.store(token.handed_at, Ordering::Relaxed);
-            stamp.acked_at.store(token.acked_at, Ordering::Relaxed);
+    pub(in crate::dispatch) fn stamp(&self, at: usize, handed_at: u64, acked_at: u64) {
+        if let Some(stamp) = self.stamps.get(at) {
+            stamp.handed_at.store(handed_at, Ordering::Relaxed);
+            stamp.acked_at.store(acked_at, Ordering::Relaxed);
         }
     }
 
@@ -276,21 +277,23 @@ impl<T> Core<T> {
     /// Acks the deliveries of `ci` at the window indices set in `bits`;
     /// under Adaptive, timed in the order they were acked.
     fn settle_lazy(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
-        if self.strategy != Strategy::Adaptive {
+        let adaptive = self.strategy == Strategy::Adaptive;
+        if self.settle.is_none() {
+            // Timing does not depend on the windows, nor settling on the
+            // timing: the acks are timed in order, then settled together.
+            let moved = adaptive && self.time_lazy(ci, bits);
+            self.settle_lazy_bits(ci, bits, fx);
+            if moved {
+                self.adapt_limits();
+            }
+            return;
+        }
+        // The settle hook sees each ack in the order it was made.
+        if !adaptive {
             while bits != 0 {
                 let at = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 self.settle_lazy_at(ci, at, fx);
-            }
-            return;
-        }
-        if bits.is_power_of_two() {
-            // One ack (the common case): nothing to order.
-            let at = bits.trailing_zeros() as usize;
-            let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
-            self.settle_lazy_at(ci, at, fx);
-            if self.time_ack(ci, handed_at, acked_at) {
-                self.adapt_limits();
             }
             return;
         }
@@ -316,6 +319,71 @@ impl<T> Core<T> {
         self.stamps = acked;
     }
 
+    /// Adaptive: times the acks of `ci` at the window indices set in
+    /// `bits`, in the order they were made, from their stamps (read before
+    /// the indices are settled and reused). Returns whether weights and
+    /// windows must be computed again (see `time_ack`).
+    fn time_lazy(&mut self, ci: usize, mut bits: u64) -> bool {
+        if bits.is_power_of_two() {
+            // One ack (the common case): nothing to order.
+            let at = bits.trailing_zeros() as usize;
+            let (handed_at, acked_at) = self.consumer(ci).acks.stamped(at);
+            return self.time_ack(ci, handed_at, acked_at);
+        }
+        // (acked_at, handed_at, window index), oldest ack first, in a
+        // vector kept for its capacity (at most `LAZY_SLOTS` entries).
+        let mut acked = ::core::mem::take(&mut self.stamps);
+        let acks = &self.consumer(ci).acks;
+        while bits != 0 {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (handed_at, acked_at) = acks.stamped(at);
+            acked.push((acked_at, handed_at, at));
+        }
+        acked.sort_unstable();
+        let mut moved = false;
+        for &(acked_at, handed_at, _) in &acked {
+            moved |= self.time_ack(ci, handed_at, acked_at);
+        }
+        acked.clear();
+        self.stamps = acked;
+        moved
+    }
+
+    /// Acks the deliveries of `ci` at the window indices set in `bits`,
+    /// without a settle hook: each entry is taken out and released, and the
+    /// counts move once for all of them.
+    fn settle_lazy_bits(&mut self, ci: usize, mut bits: u64, fx: &mut Effects<T>) {
+        let mut n = 0;
+        // Highest index first: `free` is a stack, so the next deliveries
+        // take the indices lowest first, and their acks (in the order they
+        // are made, mostly) come back in the order of their bits, which is
+        // the order `time_lazy` sorts them into.
+        while bits != 0 {
+            let at = (u64::BITS - 1 - bits.leading_zeros()) as usize;
+            bits &= !(1 << at);
+            n += 1;
+            let c = self.consumer(ci);
+            c.free.push(at);
+            let slot = match c.window.get_mut(at).and_then(Option::take) {
+                Some(flight) => {
+                    debug_assert!(flight.received, "dispatch: acked before received");
+                    flight.slot
+                }
+                None => unreachable!("dispatch: a lock-free ack of a vacant window entry"),
+            };
+            // Its delivery gave up the pointer this entry lent it before
+            // publishing its bit (see `slot`).
+            self.release(slot, fx);
+        }
+        let c = self.consumer(ci);
+        c.stats.acked += n as u64;
+        let rank = c.rank;
+        self.ranks[rank].unacked -= n;
+        self.in_flight -= n;
+        self.totals.acked += n as u64;
+    }
+
     /// Acks the delivery of `ci` at window index `at`.
     fn settle_lazy_at(&mut self, ci: usize, at: usize, fx: &mut Effects<T>) {
         let c = self.consumer(ci);
@@ -333,18 +401,7 @@ impl<T> Core<T> {
 #[cfg(test)]
 mod tests {
     use super::{Acks, HOT, INDICES};
-    use crate::dispatch::core::Token;
     use crate::sync::{Arc, Ordering, model, thread};
-
-    fn token(window: usize, handed_at: u64, acked_at: u64) -> Token {
-        Token {
-            consumer: 0,
-            window,
-            tag: 0,
-            handed_at,
-            acked_at,
-        }
-    }
 
     /// Adaptive: a delivery stamps its times and acks without the lock
     /// while the core collects (or sets `HOT`): whenever the core sees the
@@ -354,11 +411,11 @@ mod tests {
         model(|| {
             let acks = Arc::new(Acks::new(false, true));
             // A previous delivery at the same index left other times.
-            acks.stamp(&token(3, 1, 2));
+            acks.stamp(3, 1, 2);
             let delivery = {
                 let acks = Arc::clone(&acks);
                 thread::spawn(move || {
-                    acks.stamp(&token(3, 10, 20));
+                    acks.stamp(3, 10, 20);
                     acks.try_ack(3)
                 })
             };
@@ -382,7 +439,7 @@ mod tests {
     #[test]
     fn untimed_words_have_no_stamps() {
         let acks = Acks::new(false, false);
-        acks.stamp(&token(0, 1, 2));
+        acks.stamp(0, 1, 2);
         assert!(acks.try_ack(0));
         assert_eq!(acks.collect(), 1);
     }

@@ -2,7 +2,7 @@
 //! and per-consumer settings.
 
 use super::{
-    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Outcome, Received, SlotRef,
+    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Outcome, Rank, Received, SlotRef,
     Strategy, Subscription,
 };
 use crate::sync::Arc;
@@ -20,29 +20,21 @@ impl<T> Core<T> {
         self.next_id += 1;
         // A late subscriber to a broadcast only gets later messages; the
         // first one gets what waited for anyone.
-        let cursor = if self.order.is_empty() {
+        let cursor = if self.ranks.is_empty() {
             self.log_base
         } else {
             self.log_base + self.backlog.len() as u64
         };
         let state = ConsumerState {
             id,
-            prefetch: sub.prefetch,
-            limit: sub.prefetch,
-            weight: sub.weight,
+            // Set below, once it is ranked.
+            rank: 0,
             priority: sub.priority,
             auto_ack: sub.auto_ack,
             window: Vec::with_capacity(sub.prefetch.min(4096)),
             free: Vec::with_capacity(sub.prefetch.min(4096)),
-            unacked: 0,
             ready: VecDeque::with_capacity(sub.prefetch.min(4096)),
             waker: None,
-            turn: 0,
-            current: 0,
-            acked_at: 0,
-            adaptive_weight: 1,
-            mean_ns: 0.0,
-            weighed_ns: 0.0,
             cursor,
             redo: VecDeque::new(),
             stats: Counters::default(),
@@ -68,15 +60,30 @@ impl<T> Core<T> {
             self.lazy.push((ci, Arc::clone(acks)));
         }
         let at = self
-            .order
+            .ranks
             .iter()
-            .position(|&o| {
-                self.consumers[o]
-                    .as_ref()
-                    .is_some_and(|c| c.priority < sub.priority)
-            })
-            .unwrap_or(self.order.len());
-        self.order.insert(at, ci);
+            .position(|r| r.priority < sub.priority)
+            .unwrap_or(self.ranks.len());
+        self.ranks.insert(
+            at,
+            Rank {
+                ci,
+                priority: sub.priority,
+                prefetch: sub.prefetch,
+                limit: sub.prefetch,
+                unacked: 0,
+                turn: 0,
+                weight: sub.weight,
+                // Under Adaptive, computed before it is used
+                // (`weights_for` is cleared below).
+                swrr: i64::from(sub.weight),
+                current: 0,
+                acked_at: 0,
+                mean_ns: 0.0,
+                weighed_ns: 0.0,
+            },
+        );
+        self.renumber();
         self.weights_for = None;
         self.reserve_slots();
         (ci, id, acks)
@@ -86,12 +93,7 @@ impl<T> Core<T> {
     /// prefetch and the capacity can keep live at once (requeues can push
     /// the backlog past its capacity), so that later peaks do not allocate.
     fn reserve_slots(&mut self) {
-        let prefetch: usize = self
-            .consumers
-            .iter()
-            .flatten()
-            .map(|c| c.prefetch.min(4096))
-            .sum();
+        let prefetch: usize = self.ranks.iter().map(|r| r.prefetch.min(4096)).sum();
         let want = self.capacity.min(1024) + prefetch;
         self.pool.reserve(want.saturating_sub(self.pool.len()));
         self.backlog
@@ -108,14 +110,15 @@ impl<T> Core<T> {
             return;
         };
         self.vacant.push(ci);
-        self.order.retain(|&o| o != ci);
+        let rank = self.ranks.remove(c.rank);
+        self.renumber();
         self.lazy.retain(|&(o, _)| o != ci);
         self.weights_for = None;
         if self.strategy == Strategy::Adaptive {
             // The fastest may have left: the others' windows grow.
             self.adapt_limits();
         }
-        self.in_flight -= c.unacked;
+        self.in_flight -= rank.unacked;
         // Never handed out: not received (their refs lent, and give up,
         // nothing).
         for ready in c.ready.drain(..) {
@@ -143,7 +146,7 @@ impl<T> Core<T> {
         // Newest first, each pushed to the front: the oldest ends first.
         while let Some(at) = (0..c.window.len())
             .filter(|&at| c.window[at].is_some())
-            .max_by_key(|&at| c.window[at].as_ref().map_or(0, |f| f.tag))
+            .max_by_key(|&at| c.window[at].as_ref().map_or(0, |f| f.tag.get()))
         {
             let Some(flight) = c.window[at].take() else {
                 break;
@@ -240,9 +243,14 @@ impl<T> Core<T> {
     /// handed to the application (its consumer is being dropped): it counts
     /// as not received, so its requeue does not spend an attempt, and its
     /// entry no longer lends it anything.
-    pub(in crate::dispatch) fn unreceive(&mut self, received: Received<T>, fx: &mut Effects<T>) {
+    pub(in crate::dispatch) fn unreceive(
+        &mut self,
+        ci: usize,
+        received: Received<T>,
+        fx: &mut Effects<T>,
+    ) {
         let live = received.token.is_some_and(|token| {
-            let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+            let Some(Some(c)) = self.consumers.get_mut(ci) else {
                 return false;
             };
             match c.window.get_mut(token.window) {
@@ -268,9 +276,9 @@ impl<T> Core<T> {
     }
 
     pub(in crate::dispatch) fn set_prefetch(&mut self, ci: usize, prefetch: usize) {
-        let c = self.consumer(ci);
-        c.prefetch = prefetch;
-        c.limit = prefetch;
+        let rank = self.rank(ci);
+        rank.prefetch = prefetch;
+        rank.limit = prefetch;
         if self.strategy == Strategy::Adaptive {
             self.adapt_limits();
         }
@@ -278,11 +286,31 @@ impl<T> Core<T> {
     }
 
     pub(in crate::dispatch) fn set_weight(&mut self, ci: usize, weight: u32) {
-        self.consumer(ci).weight = weight;
+        let adaptive = self.strategy == Strategy::Adaptive;
+        let rank = self.rank(ci);
+        rank.weight = weight;
+        if !adaptive {
+            rank.swrr = i64::from(weight);
+        }
         self.weights_for = None;
     }
 
     pub(in crate::dispatch) fn prefetch(&mut self, ci: usize) -> usize {
-        self.consumer(ci).prefetch
+        self.rank(ci).prefetch
+    }
+
+    /// Consumer `ci`'s rank.
+    pub(super) fn rank(&mut self, ci: usize) -> &mut Rank {
+        let at = self.consumer(ci).rank;
+        &mut self.ranks[at]
+    }
+
+    /// Points every consumer at its rank again, after ranks moved.
+    fn renumber(&mut self) {
+        for (at, r) in self.ranks.iter().enumerate() {
+            if let Some(Some(c)) = self.consumers.get_mut(r.ci) {
+                c.rank = at;
+            }
+        }
     }
 }

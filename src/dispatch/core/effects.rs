@@ -2,7 +2,7 @@
 //! of wakers it leaves to wake, and Adaptive's clock.
 
 use super::ClockFn;
-use core::mem::ManuallyDrop;
+use core::mem::MaybeUninit;
 use core::task::Waker;
 use std::time::Instant;
 
@@ -41,11 +41,12 @@ impl Clock {
 /// Wakers to wake once the lock is released: a small fixed batch, as an
 /// operation rarely wakes more than one or two tasks; `pump` stops when it
 /// is full, and the caller wakes them and pumps again.
+///
+/// Every operation makes one, and most wake no one: so making it writes
+/// only `len`, and dropping it checks only `len`.
 pub(in crate::dispatch) struct Wakes {
-    /// `Some` exactly below `len`. No drop glue of its own: `Drop` wakes
-    /// (and so takes) those, and leaves nothing else to drop, so an
-    /// operation that wakes no one does not check every entry again.
-    wakers: ManuallyDrop<[Option<Waker>; Wakes::CAPACITY]>,
+    /// Initialised exactly below `len`.
+    wakers: [MaybeUninit<Waker>; Wakes::CAPACITY],
     len: usize,
 }
 
@@ -55,7 +56,7 @@ impl Wakes {
     #[inline]
     pub(super) const fn new() -> Self {
         Self {
-            wakers: ManuallyDrop::new([const { None }; Self::CAPACITY]),
+            wakers: [const { MaybeUninit::uninit() }; Self::CAPACITY],
             len: 0,
         }
     }
@@ -66,29 +67,47 @@ impl Wakes {
         self.len < Self::CAPACITY
     }
 
-    /// Adds a waker; the caller checks [`can_push`](Self::can_push) first.
+    /// Adds a waker; the caller checks [`can_push`](Self::can_push) first
+    /// (if it did not, the waker is woken now rather than lost).
     #[inline]
     pub(super) fn push(&mut self, waker: Waker) {
-        debug_assert!(self.can_push());
-        self.wakers[self.len] = Some(waker);
-        self.len += 1;
+        match self.wakers.get_mut(self.len) {
+            Some(slot) => {
+                slot.write(waker);
+                self.len += 1;
+            }
+            None => push_full(waker),
+        }
     }
 
     /// Wakes and forgets every gathered waker.
     #[inline]
     pub(in crate::dispatch) fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
-            if let Some(waker) = slot.take() {
-                waker.wake();
-            }
+        let len = ::core::mem::replace(&mut self.len, 0);
+        for slot in &self.wakers[..len] {
+            // SAFETY: the entries below the old `len` were initialised by
+            // `push`, and are read once: `len` is 0 from now on, so neither
+            // this loop again nor `Drop` reads them a second time.
+            let waker = unsafe { slot.assume_init_read() };
+            waker.wake();
         }
-        self.len = 0;
     }
+}
+
+/// [`Wakes::push`] on a full batch: a caller bug (it checks `can_push`),
+/// which must not lose a wake-up.
+#[cold]
+#[inline(never)]
+fn push_full(waker: Waker) {
+    debug_assert!(false, "dispatch: Wakes::push on a full batch");
+    waker.wake();
 }
 
 impl Drop for Wakes {
     #[inline]
     fn drop(&mut self) {
-        self.wake_all();
+        if self.len != 0 {
+            self.wake_all();
+        }
     }
 }

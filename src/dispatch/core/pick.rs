@@ -2,7 +2,7 @@
 //! Broadcast, which gives every consumer a copy).
 //!
 //! Only consumers with free prefetch credit are candidates, and only those
-//! of the highest priority among them. `Core::order` keeps consumers sorted
+//! of the highest priority among them. `Core::ranks` keeps consumers sorted
 //! by priority, so that group is one contiguous run of it.
 //!
 //! - Round robin: the candidate picked least recently (each pick stamps a
@@ -30,7 +30,7 @@
 //!   about 0.99; the clamped mean keeps it at 0.9999+ and still gives a
 //!   consumer 4 times slower about a quarter of the others' share.
 
-use super::{ConsumerState, Core};
+use super::{Core, Rank};
 use crate::dispatch::Strategy;
 
 /// Scale of adaptive weights: `weight * SCALE * fastest / mean`.
@@ -50,7 +50,7 @@ const MEAN_CLAMP: f64 = 4.0;
 /// ack cost more than the rest of the pick.
 const MEAN_SLACK: f64 = 1.0 / 32.0;
 
-impl<T> ConsumerState<T> {
+impl Rank {
     /// Records one service-time sample into the clamped mean. Returns
     /// whether the mean moved by more than [`MEAN_SLACK`] from the one that
     /// weighs picks and sizes windows (`weighed_ns`), which then follows it:
@@ -82,173 +82,142 @@ impl<T> Core<T> {
     /// fewer messages also delays fewer of them.
     pub(super) fn adapt_limits(&mut self) {
         let fastest = self
-            .consumers
+            .ranks
             .iter()
-            .flatten()
-            .map(|c| c.weighed_ns)
+            .map(|r| r.weighed_ns)
             .filter(|&l| l > 0.0)
             .fold(f64::INFINITY, f64::min);
-        for c in self.consumers.iter_mut().flatten() {
-            c.limit = if c.weighed_ns > 0.0 && fastest.is_finite() {
-                let share = c.prefetch as f64 * fastest / c.weighed_ns;
-                ceil(share).clamp(1, c.prefetch)
+        for r in &mut self.ranks {
+            r.limit = if r.weighed_ns > 0.0 && fastest.is_finite() {
+                let share = r.prefetch as f64 * fastest / r.weighed_ns;
+                ceil(share).clamp(1, r.prefetch)
             } else {
-                c.prefetch
+                r.prefetch
             };
         }
     }
 
     /// The consumer for the next message, or `None` if no one has credit.
+    #[inline(always)]
     pub(super) fn pick(&mut self) -> Option<usize> {
-        let chosen = if matches!(self.strategy, Strategy::RoundRobin | Strategy::Broadcast) {
-            self.least_recent()?
-        } else {
-            self.pick_weighed()?
+        let chosen = match self.strategy {
+            Strategy::RoundRobin | Strategy::Broadcast => self.least_recent()?,
+            Strategy::LeastLoaded => self.least_loaded()?,
+            Strategy::Weighted | Strategy::Adaptive => self.pick_weighed()?,
         };
         self.turn += 1;
-        if let Some(c) = self.consumers[chosen].as_mut() {
-            c.turn = self.turn;
-        }
-        Some(chosen)
+        let rank = &mut self.ranks[chosen];
+        rank.turn = self.turn;
+        Some(rank.ci)
     }
 
-    /// Round robin in one pass over `order` (the hot path of the common
+    /// Round robin in one pass over `ranks` (the hot path of the common
     /// strategy): the least recently picked consumer with credit among the
     /// highest priority that has any.
     fn least_recent(&self) -> Option<usize> {
-        self.best_in_group(|c, best| c.turn < best.turn)
+        self.best_in_group(|r, best| r.turn < best.turn)
     }
 
-    /// The other strategies, over the highest priority group with credit.
+    /// Weighted and Adaptive, over the highest priority group with credit
+    /// (out of line, so that the other strategies' picks are small enough
+    /// to inline).
+    #[inline(never)]
     fn pick_weighed(&mut self) -> Option<usize> {
         let adaptive = self.strategy == Strategy::Adaptive;
-        match self.strategy {
-            Strategy::RoundRobin | Strategy::Broadcast => {
-                unreachable!("dispatch: round robin is picked by `least_recent`")
-            }
-            Strategy::LeastLoaded => self.least_loaded(),
-            Strategy::Weighted | Strategy::Adaptive => {
-                // The weights change only with a latency sample, a weight
-                // or the group's members: computed again after any of
-                // those (`weights_for` is then cleared), not per pick.
-                match self.swrr(adaptive) {
-                    Ok(chosen) => chosen,
-                    Err(priority) => {
-                        self.adaptive_weights(priority);
-                        self.weights_for = Some(priority);
-                        self.swrr(adaptive).ok()?
-                    }
-                }
+        // The weights change only with a latency sample, a weight or the
+        // group's members: computed again after any of those
+        // (`weights_for` is then cleared), not per pick.
+        match self.swrr(adaptive) {
+            Ok(chosen) => chosen,
+            Err(priority) => {
+                self.adaptive_weights(priority);
+                self.weights_for = Some(priority);
+                self.swrr(adaptive).ok()?
             }
         }
     }
 
-    /// Least loaded, in one pass over `order`: the lowest `unacked /
+    /// Least loaded, in one pass over `ranks`: the lowest `unacked /
     /// prefetch` among the highest priority with credit, ties by turn.
     fn least_loaded(&self) -> Option<usize> {
-        self.best_in_group(|c, best| {
-            // c.unacked / c.prefetch vs best.unacked / best.prefetch
-            let lhs = c.unacked as u128 * best.prefetch as u128;
-            let rhs = best.unacked as u128 * c.prefetch as u128;
-            lhs < rhs || (lhs == rhs && c.turn < best.turn)
+        self.best_in_group(|r, best| {
+            // r.unacked / r.prefetch vs best.unacked / best.prefetch
+            let lhs = r.unacked as u128 * best.prefetch as u128;
+            let rhs = best.unacked as u128 * r.prefetch as u128;
+            lhs < rhs || (lhs == rhs && r.turn < best.turn)
         })
     }
 
-    /// In one pass over `order`: among the highest priority group with
-    /// credit, the first consumer with credit that no later one is
-    /// `better` than.
+    /// In one pass over `ranks`: among the highest priority group with
+    /// credit, the index of the first rank with credit that no later one
+    /// is `better` than.
     #[inline]
-    fn best_in_group(
-        &self,
-        better: impl Fn(&ConsumerState<T>, &ConsumerState<T>) -> bool,
-    ) -> Option<usize> {
-        let first = self.first_with_credit()?;
-        let mut chosen = self.order[first];
-        let mut best = self.state(chosen);
-        for &ci in &self.order[first + 1..] {
-            let c = self.state(ci);
-            if c.priority != best.priority {
+    fn best_in_group(&self, better: impl Fn(&Rank, &Rank) -> bool) -> Option<usize> {
+        let ranks = &self.ranks[..];
+        let mut chosen = self.first_with_credit()?;
+        let mut best = &ranks[chosen];
+        let mut at = chosen + 1;
+        while let Some(r) = ranks.get(at) {
+            if r.priority != best.priority {
                 break;
             }
-            if c.has_credit() && better(c, best) {
-                chosen = ci;
-                best = c;
+            if r.has_credit() && better(r, best) {
+                chosen = at;
+                best = r;
             }
+            at += 1;
         }
         Some(chosen)
     }
 
-    /// Smooth weighted round-robin in one pass over `order`, among the
+    /// Smooth weighted round-robin in one pass over `ranks`, among the
     /// highest priority with credit: each candidate adds its weight to its
     /// current value, the largest current wins and loses the sum of the
     /// candidates' weights. `Err(priority)` under Adaptive when that
     /// group's weights are stale, before anything changed: the caller
-    /// computes them and picks again.
+    /// computes them and picks again. Returns an index in `ranks`.
     fn swrr(&mut self, adaptive: bool) -> Result<Option<usize>, i32> {
         let Some(first) = self.first_with_credit() else {
             return Ok(None);
         };
-        let priority = self.state(self.order[first]).priority;
-        if !adaptive {
-            return Ok(self.swrr_from(first, priority, |c| i64::from(c.weight)));
-        }
-        if self.weights_for != Some(priority) {
+        let priority = self.ranks[first].priority;
+        if adaptive && self.weights_for != Some(priority) {
             return Err(priority);
         }
-        Ok(self.swrr_from(first, priority, |c| c.adaptive_weight))
+        Ok(self.swrr_from(first))
     }
 
-    /// [`swrr`](Self::swrr) over the group of `priority` from `order`
-    /// index `first`, its first member with credit.
+    /// [`swrr`](Self::swrr) over the group of the rank at `first`, its
+    /// first member with credit.
     #[inline]
-    fn swrr_from(
-        &mut self,
-        first: usize,
-        priority: i32,
-        weight: impl Fn(&ConsumerState<T>) -> i64,
-    ) -> Option<usize> {
-        let consumers = &mut self.consumers;
+    fn swrr_from(&mut self, first: usize) -> Option<usize> {
+        let ranks = &mut self.ranks[first..];
+        let priority = ranks[0].priority;
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
-        for &ci in &self.order[first..] {
-            let Some(c) = consumers[ci].as_mut() else {
-                unreachable!("dispatch: ordered consumer is vacant")
-            };
-            if c.priority != priority {
+        for (at, r) in ranks.iter_mut().enumerate() {
+            if r.priority != priority {
                 break;
             }
-            if !c.has_credit() {
+            if !r.has_credit() {
                 continue;
             }
-            let w = weight(c);
-            c.current = c.current.saturating_add(w);
-            total = total.saturating_add(w);
-            if best.is_none_or(|(_, cur)| c.current > cur) {
-                best = Some((ci, c.current));
+            r.current = r.current.saturating_add(r.swrr);
+            total = total.saturating_add(r.swrr);
+            if best.is_none_or(|(_, cur)| r.current > cur) {
+                best = Some((at, r.current));
             }
         }
         let (chosen, _) = best?;
-        if let Some(c) = consumers[chosen].as_mut() {
-            c.current = c.current.saturating_sub(total);
-        }
-        Some(chosen)
+        let r = &mut ranks[chosen];
+        r.current = r.current.saturating_sub(total);
+        Some(first + chosen)
     }
 
-    /// The index in `order` of the first consumer with credit.
+    /// The index in `ranks` of the first consumer with credit.
     #[inline]
     fn first_with_credit(&self) -> Option<usize> {
-        self.order
-            .iter()
-            .position(|&ci| self.state(ci).has_credit())
-    }
-
-    /// An ordered consumer's state.
-    #[inline]
-    fn state(&self, ci: usize) -> &ConsumerState<T> {
-        match &self.consumers[ci] {
-            Some(c) => c,
-            None => unreachable!("dispatch: ordered consumer is vacant"),
-        }
+        self.ranks.iter().position(Rank::has_credit)
     }
 
     /// Adaptive: sets the SWRR weight of each member of the group of
@@ -256,23 +225,18 @@ impl<T> Core<T> {
     /// fastest / mean`; a consumer without a sample yet counts as the
     /// fastest.
     fn adaptive_weights(&mut self, priority: i32) {
-        let consumers = &mut self.consumers;
-        let state = |ci: usize| match &consumers[ci] {
-            Some(c) => c,
-            None => unreachable!("dispatch: ordered consumer is vacant"),
-        };
         let Some(first) = self
-            .order
+            .ranks
             .iter()
-            .position(|&ci| state(ci).has_credit() && state(ci).priority == priority)
+            .position(|r| r.has_credit() && r.priority == priority)
         else {
             return;
         };
-        let len = self.order[first..]
+        let len = self.ranks[first..]
             .iter()
-            .take_while(|&&ci| state(ci).priority == priority)
+            .take_while(|r| r.priority == priority)
             .count();
-        adaptive_weights(consumers, &self.order[first..first + len]);
+        adaptive_weights(&mut self.ranks[first..first + len]);
     }
 }
 
@@ -285,21 +249,18 @@ fn ceil(x: f64) -> usize {
 
 /// Adaptive: sets each group member's SWRR weight, `weight * SCALE *
 /// fastest / mean`; a consumer without a sample yet counts as the fastest.
-fn adaptive_weights<T>(consumers: &mut [Option<ConsumerState<T>>], group: &[usize]) {
+fn adaptive_weights(group: &mut [Rank]) {
     let fastest = group
         .iter()
-        .filter_map(|&ci| consumers[ci].as_ref())
-        .map(|c| c.weighed_ns)
+        .map(|r| r.weighed_ns)
         .filter(|&l| l > 0.0)
         .fold(f64::INFINITY, f64::min);
-    for &ci in group {
-        if let Some(c) = consumers[ci].as_mut() {
-            let speed = if c.weighed_ns > 0.0 && fastest.is_finite() {
-                fastest / c.weighed_ns
-            } else {
-                1.0
-            };
-            c.adaptive_weight = (f64::from(c.weight) * SCALE * speed).clamp(1.0, 1e12) as i64;
-        }
+    for r in group {
+        let speed = if r.weighed_ns > 0.0 && fastest.is_finite() {
+            fastest / r.weighed_ns
+        } else {
+            1.0
+        };
+        r.swrr = (f64::from(r.weight) * SCALE * speed).clamp(1.0, 1e12) as i64;
     }
 }

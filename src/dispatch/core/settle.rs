@@ -2,7 +2,7 @@
 //! (back to the backlog, to the dead-letter mailbox, to the settle hook, or
 //! back to the pool).
 
-use super::{Core, Effects, Entry, InFlight, Outcome, Settle, Slot, SlotRef, Token};
+use super::{Core, Effects, Entry, Finish, InFlight, Outcome, Settle, Slot, SlotRef, Token};
 use crate::dispatch::{Requeue, Strategy};
 use crate::sync::{Arc, Ordering};
 
@@ -13,8 +13,8 @@ impl<T> Core<T> {
     pub(super) fn count_ack(&mut self, ci: usize, at: usize, slot: &Slot<T>) {
         let c = self.consumer(ci);
         c.free.push(at);
-        c.unacked -= 1;
         c.stats.acked += 1;
+        self.rank(ci).unacked -= 1;
         self.in_flight -= 1;
         self.totals.acked += 1;
         if let Some(settle) = &self.settle {
@@ -22,21 +22,25 @@ impl<T> Core<T> {
         }
     }
 
-    /// Ends a delivery: `token` names its window entry (`None` for
-    /// auto-ack), `slot` is its hold on the message. If the token is stale
-    /// (its consumer was dropped) or absent, only the count it holds is
-    /// handed back. With `take`, an acked message that nobody else shares
-    /// is returned.
+    /// Ends a delivery as `end` says; `slot` is its hold on the message.
+    /// If its token is stale (its consumer was dropped) or absent, only
+    /// the count it holds is handed back. With `end.take`, an acked
+    /// message that nobody else shares is returned.
     pub(in crate::dispatch) fn finish(
         &mut self,
-        token: Option<Token>,
+        end: Finish,
         slot: SlotRef<T>,
-        outcome: Outcome,
-        take: bool,
         fx: &mut Effects<T>,
     ) -> Option<T> {
-        let (handed_at, acked_at) = token.map_or((0, 0), |t| (t.handed_at, t.acked_at));
-        let flight = token.and_then(|token| self.settle(token));
+        let Finish {
+            consumer,
+            token,
+            handed_at,
+            acked_at,
+            outcome,
+            take,
+        } = end;
+        let flight = token.and_then(|token| self.settle(consumer, token));
         let Some((ci, flight)) = flight else {
             // SAFETY: a ref without a live token owns its count: auto-ack
             // deliveries own the window's clone, and a stale token's entry
@@ -107,10 +111,10 @@ impl<T> Core<T> {
     /// must be computed again (then marked stale here); the caller then
     /// updates the windows (`adapt_limits`).
     pub(super) fn time_ack(&mut self, ci: usize, handed_at: u64, acked_at: u64) -> bool {
-        let c = self.consumer(ci);
-        let started = c.acked_at.max(handed_at);
-        let moved = c.observe(acked_at.saturating_sub(started));
-        c.acked_at = acked_at;
+        let r = self.rank(ci);
+        let started = r.acked_at.max(handed_at);
+        let moved = r.observe(acked_at.saturating_sub(started));
+        r.acked_at = acked_at;
         if moved {
             self.weights_for = None;
         }
@@ -150,9 +154,10 @@ impl<T> Core<T> {
         self.release(slot, fx);
     }
 
-    /// Takes the live window entry `token` names out of its window.
-    pub(super) fn settle(&mut self, token: Token) -> Option<(usize, InFlight<T>)> {
-        let Some(Some(c)) = self.consumers.get_mut(token.consumer) else {
+    /// Takes the live window entry `token` names out of consumer `ci`'s
+    /// window.
+    pub(super) fn settle(&mut self, ci: usize, token: Token) -> Option<(usize, InFlight<T>)> {
+        let Some(Some(c)) = self.consumers.get_mut(ci) else {
             return None;
         };
         let entry = c.window.get_mut(token.window)?;
@@ -161,9 +166,10 @@ impl<T> Core<T> {
         }
         let flight = entry.take()?;
         c.free.push(token.window);
-        c.unacked -= 1;
+        let rank = c.rank;
+        self.ranks[rank].unacked -= 1;
         self.in_flight -= 1;
-        Some((token.consumer, flight))
+        Some((ci, flight))
     }
 
     pub(super) fn release_or_take(
@@ -183,6 +189,7 @@ impl<T> Core<T> {
     /// Hands a slot clone back. If it was the last one, the message is
     /// dropped (after the lock, through `fx`) or, if it was marked for the
     /// dead-letter mailbox, sent there; the slot goes back to the pool.
+    #[inline]
     pub(in crate::dispatch) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
         if let Some(msg) = self.release_take(slot) {
             self.bury(msg, fx);
@@ -191,21 +198,26 @@ impl<T> Core<T> {
 
     /// [`release`](Self::release), but the message of a last clone is
     /// returned instead of dropped.
+    #[inline(always)]
     pub(in crate::dispatch) fn release_take(&mut self, mut slot: Arc<Slot<T>>) -> Option<T> {
         let msg = self.swap_unique(&mut slot, None)?;
-        // Unique: a plain load, and a store only if set (rare), rather than
-        // a read-modify-write on every message.
-        let dead = slot.dead.load(Ordering::Relaxed);
-        if dead {
-            slot.dead.store(false, Ordering::Relaxed);
+        // Unique: a plain load, and a store only if set (rare, out of
+        // line), rather than a read-modify-write on every message.
+        if slot.dead.load(Ordering::Relaxed) {
+            return self.release_dead(slot, msg);
         }
         self.pool.push(slot);
-        let msg = msg?;
-        if dead {
-            self.send_dead(None, msg).err()
-        } else {
-            Some(msg)
-        }
+        msg
+    }
+
+    /// [`release_take`](Self::release_take) of the last clone of a message
+    /// marked for the dead-letter mailbox: sends it there.
+    #[cold]
+    #[inline(never)]
+    fn release_dead(&mut self, slot: Arc<Slot<T>>, msg: Option<T>) -> Option<T> {
+        slot.dead.store(false, Ordering::Relaxed);
+        self.pool.push(slot);
+        self.send_dead(None, msg?).err()
     }
 
     /// Sends a message to the dead-letter mailbox now if no one else holds
@@ -239,10 +251,10 @@ impl<T> Core<T> {
             return;
         }
         if fx.one.is_none() {
-            fx.one = Some(msg);
+            *fx.one = Some(msg);
         } else {
             if fx.more.capacity() == 0 {
-                fx.more = core::mem::take(&mut self.graves);
+                *fx.more = core::mem::take(&mut self.graves);
             }
             fx.more.push(msg);
         }
