@@ -264,11 +264,19 @@ impl<C: Clock> RateLimiter<C> {
     }
 
     /// The GCRA conformance test and grant: `inc = n·T`.
+    ///
+    /// Times are `u64` nanoseconds since the limiter was created (~584
+    /// years). A grant that would move `TAT` past that horizon is refused
+    /// rather than saturated: a saturated `TAT` would stop advancing and
+    /// every later request would conform (`inc` and `tau`, when they
+    /// saturate, only ever make a request wait longer).
     #[inline]
     fn try_take(&self, now: u64, inc: u64, tau: u64) -> Result<(), NotUntil> {
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let new = tat.max(now).saturating_add(inc);
+            let Some(new) = tat.max(now).checked_add(inc) else {
+                return Err(NotUntil(self.instant_at(ready_at(tat.max(now), inc, tau))));
+            };
             if new - now > tau {
                 return Err(NotUntil(self.instant_at(new - tau)));
             }
@@ -294,6 +302,8 @@ impl<C: Clock> RateLimiter<C> {
         let tau = interval.saturating_mul(burst);
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
+            // Past the horizon (see `try_take`) `TAT` stays at its end and
+            // the reservation is ready there: never, in practice.
             let new = tat.max(now).saturating_add(inc);
             match self
                 .tat
@@ -303,7 +313,7 @@ impl<C: Clock> RateLimiter<C> {
                     return Ok(Reservation {
                         prev: tat,
                         tat: new,
-                        ready_at: new.saturating_sub(tau),
+                        ready_at: ready_at(tat.max(now), inc, tau),
                     });
                 }
                 Err(actual) => tat = actual,
@@ -553,8 +563,24 @@ impl<C: Clock> RateLimiter<C> {
     }
 
     fn instant_at(&self, nanos: u64) -> Instant {
-        self.start + Duration::from_nanos(nanos)
+        // Near the horizon, an `Instant` may not reach that far on every
+        // platform: the latest one that does is "never" as well.
+        let mut d = Duration::from_nanos(nanos);
+        loop {
+            if let Some(at) = self.start.checked_add(d) {
+                return at;
+            }
+            d /= 2;
+        }
     }
+}
+
+/// When a request of `inc` made at `from = max(TAT, now)` conforms:
+/// `from + inc - tau`, computed without overflow and capped at the
+/// horizon.
+fn ready_at(from: u64, inc: u64, tau: u64) -> u64 {
+    let at = (u128::from(from) + u128::from(inc)).saturating_sub(u128::from(tau));
+    u64::try_from(at).unwrap_or(u64::MAX)
 }
 
 impl<C> fmt::Debug for RateLimiter<C> {

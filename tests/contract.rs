@@ -43,6 +43,8 @@ mod credit;
 mod dispatch;
 #[path = "contract/dispatch_walks.rs"]
 mod dispatch_walks;
+#[path = "contract/edges.rs"]
+mod edges;
 #[path = "contract/mailbox.rs"]
 mod mailbox;
 #[path = "contract/names.rs"]
