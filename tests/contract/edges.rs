@@ -3,6 +3,8 @@
 //! or nack must have at once.
 
 use super::*;
+use flowgate::dispatch::{Dispatcher, Requeue, Strategy, Subscription};
+use flowgate::mailbox;
 use flowgate::rate::{Quota, RateLimiter};
 use flowgate::runtime::ManualClock;
 use std::time::Duration;
@@ -36,4 +38,50 @@ fn a_huge_burst_once_spent_is_spent() {
     assert!(limiter.check_n(1).is_err());
     clock.advance(Duration::from_secs(59));
     assert!(limiter.check().is_err(), "one cell a minute");
+}
+
+/// "`nack(Requeue::No)` sends it to the dead-letter mailbox without
+/// waiting" also under Broadcast, where another consumer still holds
+/// the message: it arrives when the last holder lets go (here a plain
+/// ack), not at some later dispatcher operation.
+#[test]
+fn broadcast_dead_letters_when_the_last_holder_lets_go() {
+    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
+    let queue = Dispatcher::<u32>::builder()
+        .strategy(Strategy::Broadcast)
+        .dead_letter(dlq)
+        .build();
+    let mut a = queue.subscribe(Subscription::prefetch(1));
+    let mut b = queue.subscribe(Subscription::prefetch(1));
+    let publisher = queue.publisher();
+    publisher.try_publish(7).unwrap();
+    let held = b.try_recv().unwrap();
+    a.try_recv().unwrap().nack(Requeue::No);
+    assert!(dead.try_recv().is_err(), "b still holds it");
+    let mut recv = dead.recv();
+    let woken = pend(&mut recv);
+    held.ack();
+    assert!(woken.get() >= 1, "the dead-letter receiver is woken");
+    assert_eq!(recv.now_or_never(), Some(Some(7)));
+    // The other way round: the ack first, then the nack.
+    publisher.try_publish(8).unwrap();
+    b.try_recv().unwrap().ack();
+    a.try_recv().unwrap().nack(Requeue::No);
+    assert_eq!(dead.try_recv(), Ok(8));
+    // A drop of the last attempt, with the other copy acked after it.
+    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
+    let queue = Dispatcher::<u32>::builder()
+        .strategy(Strategy::Broadcast)
+        .max_attempts(1)
+        .dead_letter(dlq)
+        .build();
+    let mut a = queue.subscribe(Subscription::prefetch(1));
+    let mut b = queue.subscribe(Subscription::prefetch(1));
+    queue.publisher().try_publish(9).unwrap();
+    let held = b.try_recv().unwrap();
+    drop(a.try_recv().unwrap());
+    held.ack();
+    assert_eq!(dead.try_recv(), Ok(9));
+    let s = queue.stats();
+    assert_eq!((s.dead_lettered, s.acked, s.nacked), (1, 1, 1));
 }

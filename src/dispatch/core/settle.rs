@@ -193,6 +193,7 @@ impl<T> Core<T> {
         let dead = slot.dead.load(Ordering::Relaxed);
         if dead {
             slot.dead.store(false, Ordering::Relaxed);
+            self.dead_marked -= 1;
         }
         self.pool.push(slot);
         let msg = msg?;
@@ -216,6 +217,10 @@ impl<T> Core<T> {
                 // Already marked by another holder (a broadcast copy): one
                 // message can be dead-lettered once.
                 self.count_dropped(ci);
+            } else {
+                // The last holder sends it; its ack must take the lock
+                // (`sync_hot`).
+                self.dead_marked += 1;
             }
             return;
         };
