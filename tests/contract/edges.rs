@@ -26,6 +26,12 @@ fn a_quota_of_one_per_forever_grants_one() {
     );
     drop(wait);
     assert!(limiter.check().is_err());
+    // The same on the real clock, where the first check comes a little
+    // after the limiter's creation.
+    let limiter = RateLimiter::new(Quota::with_period(Duration::MAX));
+    limiter.check().unwrap();
+    assert!(limiter.check().is_err());
+    assert_eq!(limiter.quota(), Quota::with_period(Duration::MAX));
 }
 
 /// A burst worth more than the limiter's clock can count is spent once.
@@ -37,6 +43,12 @@ fn a_huge_burst_once_spent_is_spent() {
     assert!(limiter.check().is_err(), "the burst is exhausted");
     assert!(limiter.check_n(1).is_err());
     clock.advance(Duration::from_secs(59));
+    assert!(limiter.check().is_err(), "one cell a minute");
+    clock.advance(Duration::from_secs(1));
+    limiter.check().unwrap();
+    assert!(limiter.check().is_err(), "one cell a minute");
+    clock.advance(Duration::from_secs(60));
+    limiter.check().unwrap();
     assert!(limiter.check().is_err(), "one cell a minute");
 }
 
