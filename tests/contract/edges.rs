@@ -97,3 +97,87 @@ fn broadcast_dead_letters_when_the_last_holder_lets_go() {
     let s = queue.stats();
     assert_eq!((s.dead_lettered, s.acked, s.nacked), (1, 1, 1));
 }
+
+/// A broadcast message every consumer rejects is dead-lettered once, and
+/// the mark it leaves does not follow its slot to the next message: an
+/// acked message is never dead-lettered.
+#[test]
+fn a_broadcast_message_rejected_by_all_is_dead_lettered_once_and_only_it() {
+    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
+    let queue = Dispatcher::<u32>::builder()
+        .strategy(Strategy::Broadcast)
+        .dead_letter(dlq)
+        .build();
+    let mut a = queue.subscribe(Subscription::prefetch(1));
+    let mut b = queue.subscribe(Subscription::prefetch(1));
+    let publisher = queue.publisher();
+    publisher.try_publish(1).unwrap();
+    a.try_recv().unwrap().nack(Requeue::No);
+    b.try_recv().unwrap().nack(Requeue::No);
+    assert_eq!(dead.try_recv(), Ok(1));
+    publisher.try_publish(2).unwrap();
+    a.try_recv().unwrap().ack();
+    b.try_recv().unwrap().ack();
+    let s = queue.stats();
+    assert_eq!(s.dead_lettered, 1);
+    assert!(
+        dead.try_recv().is_err(),
+        "an acked message was dead-lettered"
+    );
+}
+
+/// Broadcast to consumers on threads that ack or reject at random: the
+/// dead-letter mailbox holds exactly the messages someone rejected, each
+/// once, by the time every consumer has seen the end.
+#[test]
+fn broadcast_dead_letters_exactly_the_rejected_across_threads() {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    for round in 0..4u64 {
+        const N: u32 = 200;
+        let (dlq, mut dead) = mailbox::bounded::<u32>(N as usize);
+        let queue = Dispatcher::<u32>::builder()
+            .strategy(Strategy::Broadcast)
+            .capacity(8)
+            .dead_letter(dlq)
+            .build();
+        let rejected = Arc::new(Mutex::new(HashSet::new()));
+        let workers: Vec<_> = (0..3u64)
+            .map(|k| {
+                let mut consumer = queue.subscribe(Subscription::prefetch(1 + k as usize));
+                let rejected = Arc::clone(&rejected);
+                let mut next = rng(round * 7 + k + 1);
+                std::thread::spawn(move || {
+                    futures::executor::block_on(async {
+                        let mut seen = 0;
+                        while let Some(d) = consumer.recv().await {
+                            seen += 1;
+                            if next(5) == 0 {
+                                rejected.lock().unwrap().insert(*d);
+                                d.nack(Requeue::No);
+                            } else {
+                                d.ack();
+                            }
+                        }
+                        seen
+                    })
+                })
+            })
+            .collect();
+        let publisher = queue.publisher();
+        futures::executor::block_on(async {
+            for i in 0..N {
+                publisher.publish(i).await.unwrap();
+            }
+        });
+        drop((publisher, queue));
+        for w in workers {
+            assert_eq!(w.join().unwrap(), N, "every consumer sees every message");
+        }
+        let mut got = HashSet::new();
+        while let Ok(x) = dead.try_recv() {
+            assert!(got.insert(x), "{x} dead-lettered twice");
+        }
+        assert_eq!(got, *rejected.lock().unwrap());
+    }
+}

@@ -224,6 +224,12 @@ impl<T> Core<T> {
             }
             return;
         };
+        // The last holder: a mark another holder left is spent by this
+        // send, and must not stay on the slot for its next message.
+        if slot.dead.load(Ordering::Relaxed) {
+            slot.dead.store(false, Ordering::Relaxed);
+            self.dead_marked -= 1;
+        }
         self.pool.push(slot);
         if let Some(msg) = msg {
             if let Err(msg) = self.send_dead(ci, msg) {
