@@ -181,3 +181,22 @@ fn broadcast_dead_letters_exactly_the_rejected_across_threads() {
         assert_eq!(got, *rejected.lock().unwrap());
     }
 }
+
+/// `Receiver::is_closed` as tokio's and async-channel's: true once no
+/// message can come, whether the receiver closed or every sender (and
+/// every owned permit) is gone; a weak sender does not count.
+#[test]
+fn the_receiver_sees_the_mailbox_closed_once_every_sender_is_gone() {
+    let (tx, rx) = mailbox::bounded::<u32>(2);
+    let tx2 = tx.clone();
+    let weak = tx.downgrade();
+    tx.try_send(1).unwrap();
+    drop(tx);
+    assert!(!rx.is_closed(), "a sender is left");
+    let permit = tx2.reserve_owned().now_or_never().unwrap().unwrap();
+    assert!(!rx.is_closed(), "an owned permit is a sender");
+    drop(permit);
+    assert!(rx.is_closed(), "only a weak sender is left");
+    assert!(weak.upgrade().is_none());
+    assert_eq!(rx.len(), 1, "closed, with a message still buffered");
+}
