@@ -55,3 +55,5 @@ mod rate;
 mod runtime;
 #[path = "contract/traits.rs"]
 mod traits;
+#[path = "contract/wakeups.rs"]
+mod wakeups;
