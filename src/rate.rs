@@ -227,7 +227,7 @@ impl<C: Clock> RateLimiter<C> {
     pub fn check(&self) -> Result<(), NotUntil> {
         let (interval, burst) = self.load_quota();
         let now = self.nanos_now();
-        self.try_take(now, interval, interval.saturating_mul(burst))
+        self.try_take(now, span(interval, 1), span(interval, burst))
     }
 
     /// Takes `n` cells at once if they conform now; never waits.
@@ -258,17 +258,25 @@ impl<C: Clock> RateLimiter<C> {
             return Err(InsufficientCapacity(burst as u32).into());
         }
         let now = self.nanos_now();
-        let tau = interval.saturating_mul(burst);
-        self.try_take(now, interval.saturating_mul(u64::from(n)), tau)
+        self.try_take(now, span(interval, u64::from(n)), span(interval, burst))
             .map_err(CheckNError::from)
     }
 
     /// The GCRA conformance test and grant: `inc = n·T`.
+    ///
+    /// Times are `u64` nanoseconds since the limiter was created (~584
+    /// years); `inc` and `tau` are at most [`HORIZON`] (see [`span`]), so
+    /// `TAT` stays far below the end. Should it get there all the same (a
+    /// long queue of reservations of huge periods), a grant that would move
+    /// `TAT` past the end is refused rather than saturated: a saturated
+    /// `TAT` would stop advancing and every later request would conform.
     #[inline]
     fn try_take(&self, now: u64, inc: u64, tau: u64) -> Result<(), NotUntil> {
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let new = tat.max(now).saturating_add(inc);
+            let Some(new) = tat.max(now).checked_add(inc) else {
+                return Err(NotUntil(self.instant_at(ready_at(tat.max(now), inc, tau))));
+            };
             if new - now > tau {
                 return Err(NotUntil(self.instant_at(new - tau)));
             }
@@ -290,10 +298,12 @@ impl<C: Clock> RateLimiter<C> {
             return Err(InsufficientCapacity(burst as u32));
         }
         let now = self.nanos_now();
-        let inc = interval.saturating_mul(u64::from(n));
-        let tau = interval.saturating_mul(burst);
+        let inc = span(interval, u64::from(n));
+        let tau = span(interval, burst);
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
+            // Past the horizon (see `try_take`) `TAT` stays at its end and
+            // the reservation is ready there: never, in practice.
             let new = tat.max(now).saturating_add(inc);
             match self
                 .tat
@@ -303,7 +313,7 @@ impl<C: Clock> RateLimiter<C> {
                     return Ok(Reservation {
                         prev: tat,
                         tat: new,
-                        ready_at: new.saturating_sub(tau),
+                        ready_at: ready_at(tat.max(now), inc, tau),
                     });
                 }
                 Err(actual) => tat = actual,
@@ -553,8 +563,42 @@ impl<C: Clock> RateLimiter<C> {
     }
 
     fn instant_at(&self, nanos: u64) -> Instant {
-        self.start + Duration::from_nanos(nanos)
+        // Near the horizon, an `Instant` may not reach that far on every
+        // platform: the latest one that does is "never" as well.
+        let mut d = Duration::from_nanos(nanos);
+        loop {
+            if let Some(at) = self.start.checked_add(d) {
+                return at;
+            }
+            d /= 2;
+        }
     }
+}
+
+/// The longest span the limiter schedules: ~146 years, a quarter of what
+/// its `u64` nanosecond clock counts, so `TAT` (at most `now + tau` after
+/// a grant) plus one more `inc` never overflows in a process's lifetime.
+/// A quota whose period or burst window is longer (`Quota::with_period(
+/// Duration::MAX)`, `per_minute(1).burst(u32::MAX)`) behaves as if it
+/// were this long: one such period is never, in practice.
+const HORIZON: u64 = u64::MAX >> 2;
+
+/// `n` cells of `interval` each, capped at [`HORIZON`]. Capping `inc` and
+/// `tau` alike keeps the schedule exact after a full burst (`TAT` ends
+/// `tau` ahead either way) and never lets more through: a capped `tau`
+/// only shortens the burst, a capped `inc` (`n·T > HORIZON`, so `n` is
+/// most of a capped burst) takes the whole capped window.
+#[inline]
+fn span(interval: u64, n: u64) -> u64 {
+    interval.saturating_mul(n).min(HORIZON)
+}
+
+/// When a request of `inc` made at `from = max(TAT, now)` conforms:
+/// `from + inc - tau`, computed without overflow and capped at the
+/// horizon.
+fn ready_at(from: u64, inc: u64, tau: u64) -> u64 {
+    let at = (u128::from(from) + u128::from(inc)).saturating_sub(u128::from(tau));
+    u64::try_from(at).unwrap_or(u64::MAX)
 }
 
 impl<C> fmt::Debug for RateLimiter<C> {

@@ -43,6 +43,8 @@ mod credit;
 mod dispatch;
 #[path = "contract/dispatch_walks.rs"]
 mod dispatch_walks;
+#[path = "contract/edges.rs"]
+mod edges;
 #[path = "contract/mailbox.rs"]
 mod mailbox;
 #[path = "contract/names.rs"]
@@ -53,3 +55,5 @@ mod rate;
 mod runtime;
 #[path = "contract/traits.rs"]
 mod traits;
+#[path = "contract/wakeups.rs"]
+mod wakeups;

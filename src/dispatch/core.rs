@@ -326,6 +326,11 @@ pub(super) struct Core<T> {
     /// was set or taken since (so its flag may be stale).
     hot_all: bool,
     hot_dirty: Dirty,
+    /// Broadcast: messages marked for the dead-letter mailbox whose last
+    /// holder has not let go yet. While any is, every ack takes the lock,
+    /// so the last holder's ack sends it at once rather than at the next
+    /// locked operation.
+    dead_marked: usize,
     in_flight: usize,
     published: u64,
     totals: Counters,
@@ -363,6 +368,7 @@ impl<T> Core<T> {
             reserved: 0,
             hot_all: false,
             hot_dirty: Dirty::All,
+            dead_marked: 0,
             in_flight: 0,
             published: 0,
             totals: Counters::default(),

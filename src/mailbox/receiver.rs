@@ -282,8 +282,10 @@ impl<T> Receiver<T> {
         self.chan.close();
     }
 
-    /// Whether the mailbox is closed (by [`close`](Self::close)); the
-    /// stream may still hold messages.
+    /// Whether the mailbox is closed: by [`close`](Self::close), or
+    /// because every [`Sender`](super::Sender) is gone (as
+    /// `tokio::sync::mpsc` and `async-channel` say). Either way no new
+    /// message can come, though some may still be buffered.
     ///
     /// # Examples
     ///
@@ -291,9 +293,14 @@ impl<T> Receiver<T> {
     /// let (_tx, mut rx) = flowgate::mailbox::bounded::<u8>(1);
     /// rx.close();
     /// assert!(rx.is_closed());
+    ///
+    /// let (tx, rx) = flowgate::mailbox::bounded::<u8>(1);
+    /// assert!(!rx.is_closed());
+    /// drop(tx);
+    /// assert!(rx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.chan.is_closed()
+        self.chan.is_closed() || self.chan.senders.load(Ordering::Acquire) == 0
     }
 
     /// Messages buffered now (including any being written).

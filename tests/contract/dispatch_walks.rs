@@ -304,3 +304,228 @@ fn random_walks_keep_every_invariant() {
         }
     }
 }
+
+/// Broadcast with rejections: a seeded walk of three consumers that
+/// ack, nack (either way) or drop their copies, one of them dropped and
+/// subscribed again now and then, with `max_attempts(2)` and a
+/// dead-letter mailbox. At the end: the consumers that lived throughout
+/// settled every message exactly once; the dead-letter mailbox holds
+/// exactly the messages some consumer rejected (a `nack(No)`, or a
+/// requeue or drop of the last attempt), each once; and every payload
+/// was dropped exactly once.
+fn broadcast_rejections_walk(seed: u64) {
+    use super::Counted;
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const MAX_ATTEMPTS: u32 = 2;
+    let mut next = rng(seed);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (dlq, mut dead) = mailbox::bounded::<Counted>(1000);
+    let queue = Dispatcher::<Counted>::builder()
+        .capacity(3)
+        .strategy(Strategy::Broadcast)
+        .max_attempts(MAX_ATTEMPTS)
+        .dead_letter(dlq)
+        .build();
+    let publisher = queue.publisher();
+    let mut consumers: Vec<_> = (0..3)
+        .map(|_| queue.subscribe(Subscription::prefetch(1 + next(3) as usize)))
+        .collect();
+    let mut held: Vec<Vec<Delivery<Counted>>> = (0..3).map(|_| Vec::new()).collect();
+    let mut settled: Vec<HashMap<u32, &str>> = vec![HashMap::new(); 3];
+    let mut rejected = HashSet::new();
+    let mut published = 0u32;
+    for _ in 0..400 {
+        let i = next(3) as usize;
+        match next(6) {
+            0 => match publisher.try_publish(Counted(published, Arc::clone(&drops))) {
+                Ok(()) => published += 1,
+                // Not made, as far as the count goes.
+                Err(refused) => std::mem::forget(refused.into_inner()),
+            },
+            1 => {
+                if let Ok(d) = consumers[i].try_recv() {
+                    held[i].push(d);
+                }
+            }
+            5 if i == 2 && next(10) == 0 => {
+                // Its live deliveries go stale (dropping them then does
+                // nothing); the new one gets later messages only.
+                consumers[2] = queue.subscribe(Subscription::prefetch(2));
+                held[2].clear();
+                settled[2].clear();
+            }
+            _ if !held[i].is_empty() => {
+                let k = next(held[i].len() as u64) as usize;
+                let d = held[i].swap_remove(k);
+                let (id, last) = (d.0, d.attempt() >= MAX_ATTEMPTS);
+                let how = match next(5) {
+                    0 => {
+                        d.nack(Requeue::No);
+                        "rejected"
+                    }
+                    1 => {
+                        drop(d);
+                        if last { "rejected" } else { "" }
+                    }
+                    2 => {
+                        d.nack(Requeue::Yes);
+                        if last { "rejected" } else { "" }
+                    }
+                    _ => {
+                        d.ack();
+                        "acked"
+                    }
+                };
+                if how == "rejected" {
+                    rejected.insert(id);
+                }
+                if !how.is_empty() {
+                    let before = settled[i].insert(id, how);
+                    assert!(before.is_none(), "{id} settled twice by consumer {i}");
+                }
+            }
+            _ => {}
+        }
+    }
+    queue.close();
+    for (i, consumer) in consumers.iter_mut().enumerate() {
+        for d in held[i].drain(..) {
+            settled[i].insert(d.0, "acked");
+            d.ack();
+        }
+        loop {
+            match consumer.try_recv() {
+                Ok(d) => {
+                    assert!(settled[i].insert(d.0, "acked").is_none(), "{} again", d.0);
+                    d.ack();
+                }
+                Err(TryRecvError::Closed) => break,
+                Err(TryRecvError::Empty) => panic!("consumer {i} stuck (seed {seed})"),
+            }
+        }
+    }
+    for (i, settled) in settled.iter().enumerate().take(2) {
+        let mut ids: Vec<u32> = settled.keys().copied().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..published).collect::<Vec<_>>(), "consumer {i}");
+    }
+    let mut dead_lettered = HashSet::new();
+    while let Ok(m) = dead.try_recv() {
+        assert!(dead_lettered.insert(m.0), "{} dead-lettered twice", m.0);
+    }
+    assert_eq!(dead_lettered, rejected, "seed {seed}");
+    drop((consumers, queue, publisher, dead));
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        published as usize,
+        "seed {seed}"
+    );
+}
+
+#[test]
+fn broadcast_walks_dead_letter_exactly_the_rejected() {
+    for seed in 1..=100u64 {
+        broadcast_rejections_walk(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+}
+
+/// Every payload is dropped exactly once, whatever happens to it: a
+/// seeded walk per strategy over publish, subscribe (priorities,
+/// weights, auto-ack), consumer drops with live deliveries, ack,
+/// `ack_take`, nack both ways, delivery drops, `set_prefetch`, a small
+/// dead-letter mailbox read now and then, and teardown in either order.
+fn payload_drop_walk(strategy: Strategy, seed: u64) {
+    use super::Counted;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut next = rng(seed);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut made = 0;
+    {
+        let (dlq, mut dead) = mailbox::bounded::<Counted>(2);
+        let queue = Dispatcher::<Counted>::builder()
+            .capacity(3)
+            .strategy(strategy)
+            .max_attempts(2)
+            .dead_letter(dlq)
+            .build();
+        let publisher = queue.publisher();
+        let mut consumers = Vec::new();
+        let mut held: Vec<Delivery<Counted>> = Vec::new();
+        let mut taken = Vec::new();
+        for _ in 0..300 {
+            match next(9) {
+                0 | 1 => {
+                    made += 1;
+                    let _ = publisher.try_publish(Counted(made, Arc::clone(&drops)));
+                }
+                2 if consumers.len() < 4 => {
+                    let mut sub = Subscription::prefetch(1 + next(3) as usize)
+                        .priority(next(2) as i32)
+                        .weight(1 + next(3) as u32);
+                    if next(4) == 0 {
+                        sub = sub.auto_ack();
+                    }
+                    consumers.push(queue.subscribe(sub));
+                }
+                3 if !consumers.is_empty() => {
+                    let k = next(consumers.len() as u64) as usize;
+                    drop(consumers.swap_remove(k));
+                }
+                4 | 5 if !consumers.is_empty() => {
+                    let k = next(consumers.len() as u64) as usize;
+                    if let Ok(d) = consumers[k].try_recv() {
+                        held.push(d);
+                    }
+                }
+                6 | 7 if !held.is_empty() => {
+                    let k = next(held.len() as u64) as usize;
+                    let d = held.swap_remove(k);
+                    match next(5) {
+                        0 => d.nack(Requeue::No),
+                        1 => d.nack(Requeue::Yes),
+                        2 => drop(d),
+                        3 => taken.extend(d.ack_take()),
+                        _ => d.ack(),
+                    }
+                }
+                8 => {
+                    let _ = dead.try_recv();
+                }
+                _ if !consumers.is_empty() && next(3) == 0 => {
+                    let k = next(consumers.len() as u64) as usize;
+                    consumers[k].set_prefetch(1 + next(4) as usize);
+                }
+                _ => {}
+            }
+        }
+        drop((held, taken));
+        if next(2) == 0 {
+            drop((consumers, queue, publisher, dead));
+        } else {
+            drop((dead, publisher, queue, consumers));
+        }
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        made as usize,
+        "{strategy:?}, seed {seed}"
+    );
+}
+
+#[test]
+fn every_payload_is_dropped_exactly_once() {
+    for seed in 1..=60u64 {
+        for strategy in [
+            Strategy::RoundRobin,
+            Strategy::Weighted,
+            Strategy::LeastLoaded,
+            Strategy::Adaptive,
+            Strategy::Broadcast,
+        ] {
+            payload_drop_walk(strategy, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
+    }
+}

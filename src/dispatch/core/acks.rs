@@ -19,6 +19,10 @@
 //!   pending `recv`, a `recv` waiting for the end after close — registers
 //!   under the lock, and the word's `HOT` bit says so: an ack that finds it
 //!   set takes the lock as before.
+//! - A broadcast message one consumer dead-lettered while others still
+//!   hold it is sent to the dead-letter mailbox by its last holder's
+//!   release. While any such message waits, every consumer is `HOT`, so
+//!   that release happens at the ack, not at some later operation.
 //! - Adaptive's timing stays exact: an ack records when its delivery was
 //!   handed out and when it was acked (both read before anything else) in
 //!   its window index's [`Stamp`], and the core times the acks it collects
@@ -214,7 +218,12 @@ impl<T> Core<T> {
     pub(in crate::dispatch) fn sync_hot(&mut self, fx: &mut Effects<T>) -> bool {
         // A settle hook (the RabbitMQ bridge) must see each ack when it
         // happens, not at the next locked operation: its acks stay locked.
-        let all = self.closed || !self.publishers.is_empty() || self.settle.is_some();
+        // So must the last holder of a broadcast message marked for the
+        // dead-letter mailbox, which its ack sends.
+        let all = self.closed
+            || !self.publishers.is_empty()
+            || self.settle.is_some()
+            || self.dead_marked > 0;
         if all == self.hot_all && self.hot_dirty == Dirty::None {
             return false;
         }

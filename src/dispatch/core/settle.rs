@@ -216,6 +216,7 @@ impl<T> Core<T> {
     #[inline(never)]
     fn release_dead(&mut self, slot: Arc<Slot<T>>, msg: Option<T>) -> Option<T> {
         slot.dead.store(false, Ordering::Relaxed);
+        self.dead_marked -= 1;
         self.pool.push(slot);
         self.send_dead(None, msg?).err()
     }
@@ -233,9 +234,19 @@ impl<T> Core<T> {
                 // Already marked by another holder (a broadcast copy): one
                 // message can be dead-lettered once.
                 self.count_dropped(ci);
+            } else {
+                // The last holder sends it; its ack must take the lock
+                // (`sync_hot`).
+                self.dead_marked += 1;
             }
             return;
         };
+        // The last holder: a mark another holder left is spent by this
+        // send, and must not stay on the slot for its next message.
+        if slot.dead.load(Ordering::Relaxed) {
+            slot.dead.store(false, Ordering::Relaxed);
+            self.dead_marked -= 1;
+        }
         self.pool.push(slot);
         if let Some(msg) = msg {
             if let Err(msg) = self.send_dead(ci, msg) {
