@@ -24,6 +24,18 @@ fn delivered<T>(queue: &Dispatcher<T>) -> Vec<u64> {
         .collect()
 }
 
+/// A dispatcher timed by a manual clock in milliseconds, and that clock.
+fn timed<T>(strategy: Strategy, capacity: usize) -> (Dispatcher<T>, Arc<AtomicU64>) {
+    let now = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&now);
+    let queue = Dispatcher::<T>::builder()
+        .capacity(capacity)
+        .strategy(strategy)
+        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
+        .build();
+    (queue, now)
+}
+
 #[test]
 fn weighted_is_smooth_and_exact() {
     let queue = Dispatcher::<u32>::builder()
@@ -110,13 +122,7 @@ fn simulate(
     rate: u32,
     ticks: u64,
 ) -> Vec<u64> {
-    let now = Arc::new(AtomicU64::new(0));
-    let clock = Arc::clone(&now);
-    let queue = Dispatcher::<u64>::builder()
-        .capacity(64)
-        .strategy(strategy)
-        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
-        .build();
+    let (queue, now) = timed::<u64>(strategy, 64);
     let mut consumers: Vec<Consumer<u64>> = service
         .iter()
         .map(|_| queue.subscribe(Subscription::prefetch(prefetch)))
@@ -164,13 +170,7 @@ fn least_loaded_and_adaptive_starve_a_slow_consumer_less_than_its_peers_feed_it(
 
 #[test]
 fn adaptive_weights_follow_observed_latency() {
-    let now = Arc::new(AtomicU64::new(0));
-    let clock = Arc::clone(&now);
-    let queue = Dispatcher::<u32>::builder()
-        .capacity(10_000)
-        .strategy(Strategy::Adaptive)
-        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
-        .build();
+    let (queue, now) = timed::<u32>(Strategy::Adaptive, 10_000);
     let mut consumers: Vec<_> = (0..3)
         .map(|_| queue.subscribe(Subscription::prefetch(10_000)))
         .collect();
@@ -203,13 +203,7 @@ fn adaptive_weights_follow_observed_latency() {
 
 #[test]
 fn adaptive_one_stall_moves_the_shares_little() {
-    let now = Arc::new(AtomicU64::new(0));
-    let clock = Arc::clone(&now);
-    let queue = Dispatcher::<u32>::builder()
-        .capacity(10_000)
-        .strategy(Strategy::Adaptive)
-        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
-        .build();
+    let (queue, now) = timed::<u32>(Strategy::Adaptive, 10_000);
     let mut a = queue.subscribe(Subscription::prefetch(10_000));
     let mut b = queue.subscribe(Subscription::prefetch(10_000));
     let p = queue.publisher();
@@ -368,13 +362,7 @@ fn adaptive_times_deliveries_taken_together_from_the_previous_ack() {
     // One recv takes both of a consumer's deliveries at t = 0. `a` works
     // through them one after the other (acks at 1 and 2 ms): 1 ms each,
     // not 1 and 2 ms. `b` finishes both at 3 ms: 3 ms. Weights 3 : 1.
-    let now = Arc::new(AtomicU64::new(0));
-    let clock = Arc::clone(&now);
-    let queue = Dispatcher::<u32>::builder()
-        .capacity(10_000)
-        .strategy(Strategy::Adaptive)
-        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
-        .build();
+    let (queue, now) = timed::<u32>(Strategy::Adaptive, 10_000);
     let mut a = queue.subscribe(Subscription::prefetch(10_000));
     let mut b = queue.subscribe(Subscription::prefetch(10_000));
     let p = queue.publisher();
@@ -406,13 +394,7 @@ fn adaptive_counts_a_pause_before_receiving_a_delivery_already_taken() {
     // `recv` already holds: the pause is service time (11 ms from the
     // previous ack, clamped to 4x the 1 ms mean), as a consumer that
     // pauses serves slower. `b` serves 1 ms each. Means 1.1875 : 1 ms.
-    let now = Arc::new(AtomicU64::new(0));
-    let clock = Arc::clone(&now);
-    let queue = Dispatcher::<u32>::builder()
-        .capacity(10_000)
-        .strategy(Strategy::Adaptive)
-        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
-        .build();
+    let (queue, now) = timed::<u32>(Strategy::Adaptive, 10_000);
     let mut a = queue.subscribe(Subscription::prefetch(10_000));
     let mut b = queue.subscribe(Subscription::prefetch(10_000));
     let p = queue.publisher();
@@ -443,13 +425,7 @@ fn adaptive_counts_a_pause_before_receiving_a_delivery_already_taken() {
 fn adaptive_window_of_a_slow_consumer_grows_when_the_fastest_leaves() {
     // `a` serves in 1 ms, `b` in 4 ms: b's window is prefetch/4 = 2. Once
     // `a` is gone, b is the fastest and gets its whole prefetch of 8.
-    let now = Arc::new(AtomicU64::new(0));
-    let clock = Arc::clone(&now);
-    let queue = Dispatcher::<u32>::builder()
-        .capacity(100)
-        .strategy(Strategy::Adaptive)
-        .clock(move || Duration::from_millis(clock.load(Ordering::Relaxed)))
-        .build();
+    let (queue, now) = timed::<u32>(Strategy::Adaptive, 100);
     let mut a = queue.subscribe(Subscription::prefetch(8));
     let mut b = queue.subscribe(Subscription::prefetch(8));
     let p = queue.publisher();

@@ -56,19 +56,34 @@ fn a_huge_burst_once_spent_is_spent() {
     assert!(limiter.check().is_err(), "one cell a minute");
 }
 
+/// A broadcast dispatcher with a dead-letter mailbox and attempts limited
+/// to `max_attempts`, two consumers with prefetch 1, and the dead letters.
+fn broadcast_pair(
+    max_attempts: u32,
+) -> (
+    Dispatcher<u32>,
+    Consumer<u32>,
+    Consumer<u32>,
+    mailbox::Receiver<u32>,
+) {
+    let (dlq, dead) = mailbox::bounded::<u32>(4);
+    let queue = Dispatcher::<u32>::builder()
+        .strategy(Strategy::Broadcast)
+        .max_attempts(max_attempts)
+        .dead_letter(dlq)
+        .build();
+    let a = queue.subscribe(Subscription::prefetch(1));
+    let b = queue.subscribe(Subscription::prefetch(1));
+    (queue, a, b, dead)
+}
+
 /// "`nack(Requeue::No)` sends it to the dead-letter mailbox without
 /// waiting" also under Broadcast, where another consumer still holds
 /// the message: it arrives when the last holder lets go (here a plain
 /// ack), not at some later dispatcher operation.
 #[test]
 fn broadcast_dead_letters_when_the_last_holder_lets_go() {
-    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
-    let queue = Dispatcher::<u32>::builder()
-        .strategy(Strategy::Broadcast)
-        .dead_letter(dlq)
-        .build();
-    let mut a = queue.subscribe(Subscription::prefetch(1));
-    let mut b = queue.subscribe(Subscription::prefetch(1));
+    let (queue, mut a, mut b, mut dead) = broadcast_pair(u32::MAX);
     let publisher = queue.publisher();
     publisher.try_publish(7).unwrap();
     let held = b.try_recv().unwrap();
@@ -85,14 +100,7 @@ fn broadcast_dead_letters_when_the_last_holder_lets_go() {
     a.try_recv().unwrap().nack(Requeue::No);
     assert_eq!(dead.try_recv(), Ok(8));
     // A drop of the last attempt, with the other copy acked after it.
-    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
-    let queue = Dispatcher::<u32>::builder()
-        .strategy(Strategy::Broadcast)
-        .max_attempts(1)
-        .dead_letter(dlq)
-        .build();
-    let mut a = queue.subscribe(Subscription::prefetch(1));
-    let mut b = queue.subscribe(Subscription::prefetch(1));
+    let (queue, mut a, mut b, mut dead) = broadcast_pair(1);
     queue.publisher().try_publish(9).unwrap();
     let held = b.try_recv().unwrap();
     drop(a.try_recv().unwrap());
@@ -107,13 +115,7 @@ fn broadcast_dead_letters_when_the_last_holder_lets_go() {
 /// acked message is never dead-lettered.
 #[test]
 fn a_broadcast_message_rejected_by_all_is_dead_lettered_once_and_only_it() {
-    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
-    let queue = Dispatcher::<u32>::builder()
-        .strategy(Strategy::Broadcast)
-        .dead_letter(dlq)
-        .build();
-    let mut a = queue.subscribe(Subscription::prefetch(1));
-    let mut b = queue.subscribe(Subscription::prefetch(1));
+    let (queue, mut a, mut b, mut dead) = broadcast_pair(u32::MAX);
     let publisher = queue.publisher();
     publisher.try_publish(1).unwrap();
     a.try_recv().unwrap().nack(Requeue::No);
