@@ -24,6 +24,26 @@ fn delivered<T>(queue: &Dispatcher<T>) -> Vec<u64> {
         .collect()
 }
 
+/// Publishes `n` more messages and asserts how many each consumer got of
+/// them: `want`, give or take 2.
+fn assert_next_shares(queue: &Dispatcher<u32>, n: u32, want: &[u64]) {
+    let before = delivered(queue);
+    let p = queue.publisher();
+    for m in 0..n {
+        p.try_publish(m).unwrap();
+    }
+    let got: Vec<u64> = delivered(queue)
+        .iter()
+        .zip(&before)
+        .map(|(after, before)| after - before)
+        .collect();
+    let close = got.iter().zip(want).all(|(g, w)| g.abs_diff(*w) <= 2);
+    assert!(
+        close && got.len() == want.len(),
+        "got {got:?}, want {want:?}"
+    );
+}
+
 /// A dispatcher timed by a manual clock in milliseconds, and that clock.
 fn timed<T>(strategy: Strategy, capacity: usize) -> (Dispatcher<T>, Arc<AtomicU64>) {
     let now = Arc::new(AtomicU64::new(0));
@@ -191,14 +211,7 @@ fn adaptive_weights_follow_observed_latency() {
     now.store(4, Ordering::Relaxed);
     held[2].drain(..).for_each(Delivery::ack);
     // Now weights are 1/1 ms : 1/1 ms : 1/4 ms, i.e. 4 : 4 : 1.
-    for n in 0..900 {
-        p.try_publish(n).unwrap();
-    }
-    let d = delivered(&queue);
-    let got = [d[0] - 10, d[1] - 10, d[2] - 10];
-    for (g, want) in got.iter().zip([400u64, 400, 100]) {
-        assert!(g.abs_diff(want) <= 2, "{got:?}");
-    }
+    assert_next_shares(&queue, 900, &[400, 400, 100]);
 }
 
 #[test]
@@ -223,13 +236,7 @@ fn adaptive_one_stall_moves_the_shares_little() {
     // (1 ms), and with a 1/16 gain the mean becomes 1.1875 ms: weights
     // 1 : 1/1.1875, so b keeps most of its share instead of an eighth.
     round(1, 8, &mut a, &mut b);
-    let before = delivered(&queue);
-    for _ in 0..90 {
-        p.try_publish(1).unwrap();
-    }
-    let d = delivered(&queue);
-    let (ga, gb) = (d[0] - before[0], d[1] - before[1]);
-    assert!(ga.abs_diff(49) <= 2 && gb.abs_diff(41) <= 2, "{ga} {gb}");
+    assert_next_shares(&queue, 90, &[49, 41]);
     drop((a, b));
 }
 
@@ -379,12 +386,7 @@ fn adaptive_times_deliveries_taken_together_from_the_previous_ack() {
     now.store(3, Ordering::Relaxed);
     b1.ack();
     b2.ack();
-    for n in 0..40 {
-        p.try_publish(n).unwrap();
-    }
-    let d = delivered(&queue);
-    let (ga, gb) = (d[0] - 2, d[1] - 2);
-    assert!(ga.abs_diff(30) <= 2 && gb.abs_diff(10) <= 2, "{ga} {gb}");
+    assert_next_shares(&queue, 40, &[30, 10]);
 }
 
 #[test]
@@ -412,13 +414,8 @@ fn adaptive_counts_a_pause_before_receiving_a_delivery_already_taken() {
     let a2 = a.try_recv().unwrap();
     now.store(12, Ordering::Relaxed);
     a2.ack();
-    for n in 0..100 {
-        p.try_publish(n).unwrap();
-    }
-    let d = delivered(&queue);
-    let (ga, gb) = (d[0] - 2, d[1] - 2);
     // Weights 1/1.1875 : 1, i.e. 45.7 : 54.3 of 100.
-    assert!(ga.abs_diff(46) <= 2 && gb.abs_diff(54) <= 2, "{ga} {gb}");
+    assert_next_shares(&queue, 100, &[46, 54]);
 }
 
 #[test]
