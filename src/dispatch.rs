@@ -77,7 +77,9 @@
 //! serialised by one process; wakers are woken after it is released. A
 //! `recv` takes every delivery ready for its consumer under one lock, and
 //! the next `recv`s hand them out without it (auto-ack consumers take one
-//! at a time). A plain [`ack`](Delivery::ack) that no one waits on (no
+//! at a time). A plain [`ack`](Delivery::ack) of a message without drop
+//! glue (`!needs_drop::<T>()`: an ack of any other message drops it before
+//! `ack` returns, so takes the lock) that no one waits on (no
 //! publisher waiting for room, no `recv` of its consumer pending, not
 //! closed) takes no lock: it sets a bit in its consumer's ack word, and the
 //! next locked operation settles it before anything else, so prefetch,

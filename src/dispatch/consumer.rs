@@ -422,7 +422,11 @@ impl<T> Delivery<T> {
         }
     }
 
-    /// Acknowledges the message: done with, never redelivered.
+    /// Acknowledges the message: done with, never redelivered. The message
+    /// is dropped before `ack` returns, unless another holder still shares
+    /// it (a stale delivery of a dropped consumer, or a
+    /// [`Broadcast`](super::Strategy::Broadcast) copy): then the last one
+    /// drops it. Use [`ack_take`](Self::ack_take) to keep it.
     ///
     /// # Examples
     ///

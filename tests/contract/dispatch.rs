@@ -714,3 +714,43 @@ fn no_background_task_everything_runs_on_threads_with_block_on() {
     let total: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(total, 300 * 301 / 2);
 }
+
+/// "Every published message ends acked exactly once": once `ack` returns,
+/// the dispatcher holds the message no more, under every strategy, when no
+/// one waits (the case acks may settle without the lock) as when a
+/// publisher waits for room.
+#[test]
+fn an_acked_message_is_dropped_by_its_ack() {
+    for strategy in [
+        Strategy::RoundRobin,
+        Strategy::Weighted,
+        Strategy::LeastLoaded,
+        Strategy::Adaptive,
+        Strategy::Broadcast,
+    ] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let queue = Dispatcher::<Counted>::builder()
+            .capacity(1)
+            .strategy(strategy)
+            .build();
+        let mut consumer = queue.subscribe(Subscription::prefetch(4));
+        let publisher = queue.publisher();
+        for n in 0..3 {
+            assert!(publisher.try_publish(Counted(n, drops.clone())).is_ok());
+        }
+        for n in 0..3 {
+            consumer.try_recv().ok().unwrap().ack();
+            assert_eq!(drops.load(Ordering::SeqCst), n + 1, "{strategy:?}");
+        }
+        // A full backlog and a publisher waiting for room.
+        for n in 0..5 {
+            assert!(publisher.try_publish(Counted(n, drops.clone())).is_ok());
+        }
+        let mut publish = publisher.publish(Counted(5, drops.clone()));
+        let woken = pend(&mut publish);
+        consumer.try_recv().ok().unwrap().ack();
+        assert_eq!(drops.load(Ordering::SeqCst), 4, "{strategy:?}");
+        assert_eq!(woken.get(), 1, "{strategy:?}: the publisher has room");
+        drop((publish, consumer));
+    }
+}

@@ -1,7 +1,9 @@
 //! Acks without the lock.
 //!
-//! A plain [`ack`](crate::dispatch::Delivery::ack) that nobody waits on
-//! does not take the core's mutex: it sets its window index's bit in its
+//! A plain [`ack`](crate::dispatch::Delivery::ack) that nobody waits on,
+//! of a message without drop glue (one with drop glue is dropped by its
+//! ack: those consumers have no ack word in `Core::lazy`), does not take
+//! the core's mutex: it sets its window index's bit in its
 //! consumer's [`Acks`] word, and the next locked operation (any publish,
 //! `recv`, ack, stats, ...) collects the bit and settles the delivery. Only
 //! its effect on credit is deferred, and only while no one could be waiting

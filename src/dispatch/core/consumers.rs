@@ -42,8 +42,10 @@ impl<T> Core<T> {
             acks: Arc::new(Acks::new(true, self.strategy == Strategy::Adaptive)),
             hot: true,
         };
-        // Auto-ack deliveries are settled by `recv`.
-        let lazy = !sub.auto_ack;
+        // Auto-ack deliveries are settled by `recv`. A message with drop
+        // glue must be dropped by its ack, not by whichever operation
+        // collects a lock-free ack later: those acks take the lock.
+        let lazy = !sub.auto_ack && !::core::mem::needs_drop::<T>();
         let acks = lazy.then(|| Arc::clone(&state.acks));
         self.hot_dirty = Dirty::All;
         let ci = match self.vacant.pop() {
