@@ -5,7 +5,7 @@
 
 mod support;
 
-use flowgate::dispatch::{Dispatcher, Strategy, Subscription};
+use flowgate::dispatch::{Dispatcher, Subscription};
 use futures::FutureExt;
 use support::alloc::allocations;
 
@@ -45,13 +45,7 @@ fn cycle(
 
 #[test]
 fn steady_state_publish_recv_ack_allocates_nothing() {
-    for strategy in [
-        Strategy::RoundRobin,
-        Strategy::Weighted,
-        Strategy::LeastLoaded,
-        Strategy::Adaptive,
-        Strategy::Broadcast,
-    ] {
+    for strategy in support::STRATEGIES {
         let queue = Dispatcher::<u64>::builder()
             .capacity(64)
             .strategy(strategy)

@@ -52,6 +52,12 @@ fn id<M: Payload>(d: &Delivery<M>) -> u32 {
     (**d).number()
 }
 
+/// Every message acked (`acked` of them), nothing queued or in flight.
+fn all_settled<M>(queue: &Dispatcher<M>, acked: u64) {
+    let s = queue.stats();
+    assert_eq!((s.acked, s.backlog, s.in_flight), (acked, 0, 0));
+}
+
 /// Publishes message `n`, which must find room.
 fn put<M: Payload>(publisher: &Publisher<M>, n: u32) {
     publisher
@@ -115,8 +121,7 @@ fn consumer_drop_racing_dispatch() {
             moved.ack();
         });
         dropper.join().unwrap();
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+        all_settled(&queue, 2);
     });
 }
 
@@ -305,8 +310,7 @@ fn consumer_with_buffered_deliveries_dropped_racing_recv() {
             assert_eq!(got, [(0, 2), (1, 1), (2, 1)]);
         });
         dropper.join().unwrap();
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
+        all_settled(&queue, 3);
     });
 }
 
@@ -329,8 +333,7 @@ fn ack_racing_its_consumers_recv(queue: Dispatcher<u32>) {
     assert_eq!((id(&next), next.redelivered()), (1, false));
     next.ack();
     acker.join().unwrap();
-    let s = queue.stats();
-    assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+    all_settled(&queue, 2);
 }
 
 #[test]
@@ -414,8 +417,7 @@ fn lock_free_ack_racing_consumer_drop() {
             got == [(8, false)] || got == [(8, false), (7, true)],
             "{got:?}"
         );
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (2, 0, 0));
+        all_settled(&queue, 2);
     });
 }
 
@@ -473,8 +475,7 @@ fn lock_free_ack_racing_publish_collect() {
         }
         acker.join().unwrap();
         producer.join().unwrap();
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
+        all_settled(&queue, 3);
     });
 }
 
@@ -511,8 +512,7 @@ fn stale_delivery_settled_racing_redelivery() {
         assert_eq!((id(&last), last.redelivered()), (2, false));
         last.ack();
         settler.join().unwrap();
-        let s = queue.stats();
-        assert_eq!((s.acked, s.backlog, s.in_flight), (3, 0, 0));
+        all_settled(&queue, 3);
     });
 }
 

@@ -721,13 +721,7 @@ fn no_background_task_everything_runs_on_threads_with_block_on() {
 /// publisher waits for room.
 #[test]
 fn an_acked_message_is_dropped_by_its_ack() {
-    for strategy in [
-        Strategy::RoundRobin,
-        Strategy::Weighted,
-        Strategy::LeastLoaded,
-        Strategy::Adaptive,
-        Strategy::Broadcast,
-    ] {
+    for strategy in support::STRATEGIES {
         let drops = Arc::new(AtomicUsize::new(0));
         let queue = Dispatcher::<Counted>::builder()
             .capacity(1)

@@ -518,13 +518,7 @@ fn payload_drop_walk(strategy: Strategy, seed: u64) {
 #[test]
 fn every_payload_is_dropped_exactly_once() {
     for seed in 1..=60u64 {
-        for strategy in [
-            Strategy::RoundRobin,
-            Strategy::Weighted,
-            Strategy::LeastLoaded,
-            Strategy::Adaptive,
-            Strategy::Broadcast,
-        ] {
+        for strategy in super::support::STRATEGIES {
             payload_drop_walk(strategy, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         }
     }

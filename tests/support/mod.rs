@@ -12,6 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
+/// Every dispatch strategy, for tests that hold under each.
+pub const STRATEGIES: [flowgate::dispatch::Strategy; 5] = [
+    flowgate::dispatch::Strategy::RoundRobin,
+    flowgate::dispatch::Strategy::Weighted,
+    flowgate::dispatch::Strategy::LeastLoaded,
+    flowgate::dispatch::Strategy::Adaptive,
+    flowgate::dispatch::Strategy::Broadcast,
+];
+
 /// A waker's wake-up count.
 #[derive(Debug, Default)]
 pub struct WakeCount(AtomicUsize);
