@@ -39,6 +39,8 @@ struct Opaque;
 // One module per area of DESIGN.md §3, under tests/contract/.
 #[path = "contract/credit.rs"]
 mod credit;
+#[path = "contract/credit_exact.rs"]
+mod credit_exact;
 #[path = "contract/dispatch.rs"]
 mod dispatch;
 #[path = "contract/dispatch_walks.rs"]
