@@ -53,6 +53,8 @@ mod mailbox;
 mod names;
 #[path = "contract/rate.rs"]
 mod rate;
+#[path = "contract/rate_exact.rs"]
+mod rate_exact;
 #[path = "contract/runtime.rs"]
 mod runtime;
 #[path = "contract/traits.rs"]
