@@ -57,6 +57,8 @@ mod rate;
 mod rate_exact;
 #[path = "contract/runtime.rs"]
 mod runtime;
+#[path = "contract/stats_exact.rs"]
+mod stats_exact;
 #[path = "contract/traits.rs"]
 mod traits;
 #[path = "contract/wakeups.rs"]
