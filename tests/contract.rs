@@ -59,6 +59,8 @@ mod rate_exact;
 mod runtime;
 #[path = "contract/stats_exact.rs"]
 mod stats_exact;
+#[path = "contract/streams.rs"]
+mod streams;
 #[path = "contract/traits.rs"]
 mod traits;
 #[path = "contract/wakeups.rs"]
