@@ -57,6 +57,9 @@ mod rate;
 mod rate_exact;
 #[path = "contract/runtime.rs"]
 mod runtime;
+#[cfg(feature = "tokio")]
+#[path = "contract/runtime_paused.rs"]
+mod runtime_paused;
 #[path = "contract/stats_exact.rs"]
 mod stats_exact;
 #[path = "contract/streams.rs"]

@@ -23,7 +23,10 @@ fn partial_assignment_goes_to_the_head_only_and_in_arrival_order() {
     assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError::NoCredits);
 
     sem.add_credits(1); // big: 2 of 3; small: nothing yet
-    assert_eq!((big_woken.get(), small_woken.get(), sem.available()), (0, 0, 0));
+    assert_eq!(
+        (big_woken.get(), small_woken.get(), sem.available()),
+        (0, 0, 0)
+    );
     sem.add_credits(2); // big: 3 of 3; small: 1 of 1
     assert!(big_woken.get() >= 1 && small_woken.get() >= 1);
     assert_eq!(sem.available(), 0);
@@ -114,7 +117,11 @@ fn too_many_is_an_error_at_once_under_every_form_and_state() {
 fn close_fails_waiters_refunds_their_partial_credit_and_keeps_holders_valid() {
     let sem = Arc::new(CreditSemaphore::new(3));
     let held = sem.try_acquire(2).unwrap();
-    let owned = Arc::clone(&sem).acquire_owned(1).now_or_never().unwrap().unwrap();
+    let owned = Arc::clone(&sem)
+        .acquire_owned(1)
+        .now_or_never()
+        .unwrap()
+        .unwrap();
     sem.add_credits(1);
     let mut head = sem.acquire(4); // takes the 1 available, partly
     let head_woken = pend(&mut head);
@@ -224,13 +231,21 @@ fn split_and_merge_move_credit_between_guards_without_touching_the_semaphore() {
     drop(a);
     assert_eq!(sem.available(), 6);
 
-    let mut o = Arc::clone(&sem).acquire_owned(3).now_or_never().unwrap().unwrap();
+    let mut o = Arc::clone(&sem)
+        .acquire_owned(3)
+        .now_or_never()
+        .unwrap()
+        .unwrap();
     let part = o.split(2).unwrap();
     assert!(Arc::ptr_eq(part.semaphore(), &sem));
     // An owned part outlives every borrow and returns from another thread.
     std::thread::spawn(move || drop(part)).join().unwrap();
     assert_eq!(sem.available(), 5);
-    let other = Arc::clone(&sem).acquire_owned(1).now_or_never().unwrap().unwrap();
+    let other = Arc::clone(&sem)
+        .acquire_owned(1)
+        .now_or_never()
+        .unwrap()
+        .unwrap();
     o.merge(other);
     assert_eq!((o.count(), sem.available()), (2, 4));
     drop(o);
@@ -259,10 +274,7 @@ fn an_acquire_timeout_hands_its_partial_credit_on_when_it_expires() {
     let mut next = sem.acquire(1);
     let next_woken = pend(&mut next);
     clock.advance(Duration::from_secs(1));
-    assert_eq!(
-        ready(&mut timed).unwrap_err(),
-        AcquireTimeoutError::Timeout
-    );
+    assert_eq!(ready(&mut timed).unwrap_err(), AcquireTimeoutError::Timeout);
     assert_eq!(next_woken.get(), 1, "the partial credit went on");
     assert_eq!(ready(&mut next).unwrap().count(), 1);
     drop(timed);
@@ -288,7 +300,10 @@ fn an_acquire_timeout_counts_its_deadline_from_the_call_and_zero_still_takes_rea
     let mut closing = Box::pin(sem.acquire_timeout_with(&clock, 2, Duration::from_secs(1)));
     assert!(poll_with(&mut closing, Waker::noop()).is_pending());
     sem.close();
-    assert_eq!(ready(&mut closing).unwrap_err(), AcquireTimeoutError::Closed);
+    assert_eq!(
+        ready(&mut closing).unwrap_err(),
+        AcquireTimeoutError::Closed
+    );
     assert_eq!(sem.available(), 1);
 }
 
@@ -318,6 +333,9 @@ fn errors_print_and_compare() {
     let sem = CreditSemaphore::new(3);
     let held = sem.try_acquire(2).unwrap();
     let debug = format!("{sem:?} {held:?}");
-    assert!(debug.contains("CreditSemaphore") && debug.contains('1'), "{debug}");
+    assert!(
+        debug.contains("CreditSemaphore") && debug.contains('1'),
+        "{debug}"
+    );
     assert!(debug.contains("count: 2"), "{debug}");
 }

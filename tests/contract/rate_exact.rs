@@ -9,8 +9,8 @@ use flowgate::rate::{
     CheckNError, Clock, InsufficientCapacity, NotUntil, Quota, RateLimited, RateLimiter,
 };
 use flowgate::runtime::ManualClock;
-use futures::{Stream as _, StreamExt};
 use futures::stream::FusedStream;
+use futures::{Stream as _, StreamExt};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -32,7 +32,11 @@ fn a_burst_then_one_cell_per_period_and_idle_time_refills_only_up_to_the_burst()
     }
     assert_eq!(limiter.check(), Err(NotUntil(t0 + ms(100))));
     clock.advance(ms(99));
-    assert_eq!(limiter.check(), Err(NotUntil(t0 + ms(100))), "refusals take nothing");
+    assert_eq!(
+        limiter.check(),
+        Err(NotUntil(t0 + ms(100))),
+        "refusals take nothing"
+    );
     clock.advance(ms(1));
     limiter.check().unwrap();
     assert_eq!(limiter.check(), Err(NotUntil(t0 + ms(200))));
@@ -147,8 +151,14 @@ fn a_cancelled_last_waiter_gives_its_slot_back() {
 #[test]
 fn until_ready_takes_its_cell_at_once_when_one_conforms() {
     let (clock, limiter) = limiter(Quota::per_second(2).burst(2));
-    assert_eq!(limiter.until_n_ready_with(&clock, 0).now_or_never(), Some(Ok(())));
-    assert_eq!(limiter.until_n_ready_with(&clock, 2).now_or_never(), Some(Ok(())));
+    assert_eq!(
+        limiter.until_n_ready_with(&clock, 0).now_or_never(),
+        Some(Ok(()))
+    );
+    assert_eq!(
+        limiter.until_n_ready_with(&clock, 2).now_or_never(),
+        Some(Ok(()))
+    );
     assert!(limiter.check().is_err(), "the waits took their cells");
     assert_eq!(
         limiter.until_n_ready_with(&clock, 3).now_or_never(),
@@ -236,7 +246,11 @@ fn the_rate_limited_stream_paces_ends_and_stays_ended() {
     assert!(!paced.is_terminated());
     assert_eq!(paced.next().now_or_never(), Some(None));
     assert!(paced.is_terminated());
-    assert_eq!(paced.next().now_or_never(), Some(None), "polled after the end");
+    assert_eq!(
+        paced.next().now_or_never(),
+        Some(None),
+        "polled after the end"
+    );
     // The end took no cell.
     limiter.check().unwrap_err();
     clock.advance(ms(100));

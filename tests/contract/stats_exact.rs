@@ -3,7 +3,6 @@
 //! and without requeue, drops, redelivery, dead letters present, full,
 //! closed and absent, a consumer's drop, auto-ack and broadcast.
 
-
 use flowgate::dispatch::{ConsumerStats, Dispatcher, Requeue, Stats, Strategy, Subscription};
 use flowgate::mailbox;
 
@@ -48,7 +47,10 @@ fn a_scripted_life_counted_step_by_step() {
     assert_eq!(totals(&s), [3, 2, 0, 0, 0, 0, 0], "assigned at subscribe");
     assert_eq!((s.backlog, s.in_flight), (1, 2));
     let c0 = &s.consumers[0];
-    assert_eq!((c0.id, c0.prefetch, c0.weight, c0.priority), (c.id(), 2, 5, -1));
+    assert_eq!(
+        (c0.id, c0.prefetch, c0.weight, c0.priority),
+        (c.id(), 2, 5, -1)
+    );
     assert_eq!(counters(c0), [2, 0, 0, 0, 0, 0]);
     assert_eq!((c0.backlog, c0.in_flight), (0, 2));
 
@@ -56,12 +58,20 @@ fn a_scripted_life_counted_step_by_step() {
     assert_eq!(queue.stats().in_flight, 2, "received is still in flight");
     first.ack();
     let s = queue.stats();
-    assert_eq!(totals(&s), [3, 3, 1, 0, 0, 0, 0], "the ack freed credit for 2");
+    assert_eq!(
+        totals(&s),
+        [3, 3, 1, 0, 0, 0, 0],
+        "the ack freed credit for 2"
+    );
     assert_eq!((s.backlog, s.in_flight), (0, 2));
 
     c.try_recv().unwrap().nack(Requeue::Yes);
     let s = queue.stats();
-    assert_eq!(totals(&s), [3, 4, 1, 1, 1, 0, 0], "1 came back as a redelivery");
+    assert_eq!(
+        totals(&s),
+        [3, 4, 1, 1, 1, 0, 0],
+        "1 came back as a redelivery"
+    );
     assert_eq!((s.backlog, s.in_flight), (0, 2));
 
     // Window now [2, 1']: 2 is dropped unacked, 1' is acked.
@@ -164,7 +174,10 @@ fn a_dropped_consumer_leaves_the_list_and_its_deliveries_are_redelivered() {
     // Both assignments count as deliveries; only the one `a` received
     // comes back as a redelivery (the other was never seen: attempt 1).
     let s = queue.stats();
-    assert_eq!((s.delivered, s.redelivered, s.backlog, s.in_flight), (4, 1, 0, 2));
+    assert_eq!(
+        (s.delivered, s.redelivered, s.backlog, s.in_flight),
+        (4, 1, 0, 2)
+    );
     assert_eq!(counters(&s.consumers[0]), [2, 0, 0, 1, 0, 0]);
     for (expected, seen) in [(0, true), (1, false)] {
         let d = b.try_recv().unwrap();

@@ -80,7 +80,10 @@ fn the_consumer_stream_ends_once_and_stays_ended() {
         "an unacked delivery keeps it open"
     );
     d.ack();
-    assert_eq!(consumer.next().now_or_never().map(|d| d.is_none()), Some(true));
+    assert_eq!(
+        consumer.next().now_or_never().map(|d| d.is_none()),
+        Some(true)
+    );
     assert!(consumer.is_terminated());
     for _ in 0..3 {
         assert!(matches!(
@@ -95,18 +98,37 @@ fn the_consumer_stream_ends_once_and_stays_ended() {
 fn the_sink_flushes_at_once_closes_its_sender_and_refuses_after() {
     let (tx, mut rx) = mailbox::bounded::<u32>(2);
     let mut sink = tx.into_sink();
-    assert_eq!(Pin::new(&mut sink).poll_flush(&mut cx()), Poll::Ready(Ok(())));
-    assert_eq!(Pin::new(&mut sink).poll_ready(&mut cx()), Poll::Ready(Ok(())));
+    assert_eq!(
+        Pin::new(&mut sink).poll_flush(&mut cx()),
+        Poll::Ready(Ok(()))
+    );
+    assert_eq!(
+        Pin::new(&mut sink).poll_ready(&mut cx()),
+        Poll::Ready(Ok(()))
+    );
     Pin::new(&mut sink).start_send(1).unwrap();
-    assert_eq!(Pin::new(&mut sink).poll_flush(&mut cx()), Poll::Ready(Ok(())));
+    assert_eq!(
+        Pin::new(&mut sink).poll_flush(&mut cx()),
+        Poll::Ready(Ok(()))
+    );
     assert_eq!(rx.try_recv(), Ok(1), "a sent item is there without a flush");
-    assert_eq!(Pin::new(&mut sink).poll_close(&mut cx()), Poll::Ready(Ok(())));
-    assert_eq!(Pin::new(&mut sink).poll_close(&mut cx()), Poll::Ready(Ok(())));
+    assert_eq!(
+        Pin::new(&mut sink).poll_close(&mut cx()),
+        Poll::Ready(Ok(()))
+    );
+    assert_eq!(
+        Pin::new(&mut sink).poll_close(&mut cx()),
+        Poll::Ready(Ok(()))
+    );
     assert_eq!(
         Pin::new(&mut sink).poll_ready(&mut cx()),
         Poll::Ready(Err(SendError(())))
     );
-    assert_eq!(rx.recv().now_or_never(), Some(None), "its sender was the last");
+    assert_eq!(
+        rx.recv().now_or_never(),
+        Some(None),
+        "its sender was the last"
+    );
     assert!(sink.send(2).now_or_never().unwrap().is_err());
 }
 
@@ -116,7 +138,10 @@ fn the_sink_waits_while_full_and_a_reservation_it_drops_passes_on() {
     let other = tx.clone();
     let mut sink = tx.into_sink();
     // The sink reserves the only slot, then is dropped: the slot is free.
-    assert_eq!(Pin::new(&mut sink).poll_ready(&mut cx()), Poll::Ready(Ok(())));
+    assert_eq!(
+        Pin::new(&mut sink).poll_ready(&mut cx()),
+        Poll::Ready(Ok(()))
+    );
     let mut send = other.send(9);
     let woken = pend(&mut send);
     drop(sink);
@@ -130,7 +155,10 @@ fn the_sink_waits_while_full_and_a_reservation_it_drops_passes_on() {
     assert!(Pin::new(&mut sink).poll_ready(&mut ctx).is_pending());
     assert_eq!(rx.try_recv(), Ok(9));
     assert_eq!(woken.get(), 1);
-    assert_eq!(Pin::new(&mut sink).poll_ready(&mut ctx), Poll::Ready(Ok(())));
+    assert_eq!(
+        Pin::new(&mut sink).poll_ready(&mut ctx),
+        Poll::Ready(Ok(()))
+    );
     // A receiver gone: the sink refuses.
     let (tx, rx) = mailbox::bounded::<u32>(1);
     let mut sink = tx.into_sink();
@@ -147,7 +175,11 @@ fn a_sink_waiting_for_room_is_woken_by_the_receivers_close() {
     tx.try_send(1).unwrap();
     let mut sink = tx.into_sink();
     let (woken, waker) = counting();
-    assert!(Pin::new(&mut sink).poll_ready(&mut Context::from_waker(&waker)).is_pending());
+    assert!(
+        Pin::new(&mut sink)
+            .poll_ready(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
     rx.close();
     assert_eq!(woken.get(), 1);
     assert_eq!(
@@ -159,7 +191,9 @@ fn a_sink_waiting_for_room_is_woken_by_the_receivers_close() {
 
 #[test]
 fn a_drop_oldest_sink_never_waits() {
-    let (tx, mut rx) = Builder::new(2).overflow(Overflow::DropOldest).build::<u32>();
+    let (tx, mut rx) = Builder::new(2)
+        .overflow(Overflow::DropOldest)
+        .build::<u32>();
     let mut sink = tx.into_sink();
     futures::executor::block_on(async {
         for i in 0..5 {
