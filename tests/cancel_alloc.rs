@@ -69,7 +69,9 @@ fn cancelled_mailbox_receives_allocate_nothing_once_warm() {
 fn cancelled_owned_and_timed_waits_for_room_allocate_nothing_once_warm() {
     let (tx, _rx) = mailbox::bounded::<u64>(1);
     tx.try_send(0).unwrap();
-    no_growth("reserve_owned", |cx| pending(tx.clone().reserve_owned(), cx));
+    no_growth("reserve_owned", |cx| {
+        pending(tx.clone().reserve_owned(), cx)
+    });
     no_growth("send_timeout_with", |cx| {
         pending(tx.send_timeout_with(&Never, 1, Duration::from_secs(1)), cx)
     });
@@ -85,9 +87,14 @@ fn cancelled_owned_and_timed_waits_for_room_allocate_nothing_once_warm() {
 #[test]
 fn cancelled_acquires_allocate_nothing_once_warm() {
     let sem = Arc::new(CreditSemaphore::new(0));
-    no_growth("acquire_owned", |cx| pending(Arc::clone(&sem).acquire_owned(1), cx));
+    no_growth("acquire_owned", |cx| {
+        pending(Arc::clone(&sem).acquire_owned(1), cx)
+    });
     no_growth("acquire_timeout_with", |cx| {
-        pending(sem.acquire_timeout_with(&Never, 1, Duration::from_secs(1)), cx)
+        pending(
+            sem.acquire_timeout_with(&Never, 1, Duration::from_secs(1)),
+            cx,
+        )
     });
 }
 
@@ -97,13 +104,19 @@ fn cancelled_consumer_receives_and_publishes_allocate_nothing_once_warm() {
     let mut consumer = queue.subscribe(Subscription::prefetch(1));
     no_growth("consumer recv", |cx| pending(consumer.recv(), cx));
     no_growth("consumer recv_timeout_with", |cx| {
-        pending(consumer.recv_timeout_with(&Never, Duration::from_secs(1)), cx)
+        pending(
+            consumer.recv_timeout_with(&Never, Duration::from_secs(1)),
+            cx,
+        )
     });
     let publisher = queue.publisher();
     publisher.try_publish(0).unwrap(); // to the consumer
     publisher.try_publish(1).unwrap(); // the backlog is full
     no_growth("publish_timeout_with", |cx| {
-        pending(publisher.publish_timeout_with(&Never, 2, Duration::from_secs(1)), cx)
+        pending(
+            publisher.publish_timeout_with(&Never, 2, Duration::from_secs(1)),
+            cx,
+        )
     });
 }
 
@@ -111,7 +124,9 @@ fn cancelled_consumer_receives_and_publishes_allocate_nothing_once_warm() {
 fn cancelled_rate_waits_allocate_nothing() {
     let limiter = RateLimiter::with_clock(Quota::per_second(1).burst(1), ManualClock::new());
     limiter.check().unwrap();
-    no_growth("until_ready_with", |cx| pending(limiter.until_ready_with(&Never), cx));
+    no_growth("until_ready_with", |cx| {
+        pending(limiter.until_ready_with(&Never), cx)
+    });
     no_growth("until_n_ready_with", |cx| {
         pending(limiter.until_n_ready_with(&Never, 1), cx)
     });
