@@ -256,3 +256,23 @@ fn the_rate_limited_stream_paces_ends_and_stays_ended() {
     clock.advance(ms(100));
     limiter.check().unwrap();
 }
+
+#[test]
+fn a_rate_limited_publish_after_close_hands_the_message_back_at_once() {
+    use flowgate::dispatch::Dispatcher;
+    let clock = ManualClock::new();
+    let limiter = Arc::new(RateLimiter::with_clock(
+        Quota::per_second(1).burst(1),
+        clock.clone(),
+    ));
+    let queue = Dispatcher::<u32>::new();
+    let publisher = queue
+        .publisher()
+        .with_rate_limit_with(clock.clone(), Arc::clone(&limiter));
+    limiter.check().unwrap(); // no cell left for a second
+    queue.close();
+    let refused = publisher.publish(7).now_or_never();
+    assert_eq!(refused.map(|r| r.unwrap_err().0), Some(7), "not after a wait");
+    clock.advance(Duration::from_secs(1));
+    limiter.check().expect("the refused publish took no cell");
+}
