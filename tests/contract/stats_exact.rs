@@ -231,3 +231,35 @@ fn broadcast_counts_each_consumer_copy() {
     let again = b.try_recv().unwrap();
     assert_eq!((*again, again.attempt()), (1, 2));
 }
+
+#[test]
+fn settings_changed_at_run_time_show_in_the_consumer_stats() {
+    let queue = Dispatcher::<u32>::builder()
+        .strategy(Strategy::Weighted)
+        .build();
+    let c = queue.subscribe(Subscription::prefetch(3).weight(2).priority(4));
+    c.set_prefetch(1);
+    c.set_weight(7);
+    let s = &queue.stats().consumers[0];
+    assert_eq!((s.prefetch, s.weight, s.priority), (1, 7, 4));
+    assert_eq!(c.prefetch(), 1);
+}
+
+#[test]
+fn max_attempts_one_dead_letters_on_the_first_requeue() {
+    let (dlq, mut dead) = mailbox::bounded::<u32>(2);
+    let queue = Dispatcher::<u32>::builder()
+        .max_attempts(1)
+        .dead_letter(dlq)
+        .build();
+    let mut c = queue.subscribe(Subscription::prefetch(2));
+    let publisher = queue.publisher();
+    publisher.try_publish(1).unwrap();
+    publisher.try_publish(2).unwrap();
+    c.try_recv().unwrap().nack(Requeue::Yes);
+    drop(c.try_recv().unwrap());
+    assert_eq!((dead.try_recv(), dead.try_recv()), (Ok(1), Ok(2)));
+    let s = queue.stats();
+    assert_eq!(totals(&s), [2, 2, 0, 2, 0, 2, 0]);
+    assert_eq!((s.backlog, s.in_flight), (0, 0));
+}
