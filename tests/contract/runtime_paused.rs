@@ -130,3 +130,16 @@ async fn a_timeout_counts_from_tokio_now_once_paused_time_has_moved_on() {
     assert!(sem.acquire_timeout(1, HOUR).await.is_err());
     assert_eq!(tokio::time::Instant::now() - before, HOUR);
 }
+
+/// A deadline of `Duration::MAX` ("no deadline") inside tokio neither
+/// panics nor fires.
+#[tokio::test]
+async fn a_duration_max_deadline_inside_tokio_is_never() {
+    let sem = CreditSemaphore::new(0);
+    let mut acquire = Box::pin(sem.acquire_timeout(1, Duration::MAX));
+    assert!(futures::poll!(&mut acquire).is_pending());
+    let (_tx, mut rx) = mailbox::bounded::<u32>(1);
+    assert!(futures::poll!(Box::pin(rx.recv_timeout(Duration::MAX))).is_pending());
+    sem.add_credits(1);
+    assert_eq!(acquire.await.unwrap().count(), 1);
+}
