@@ -272,7 +272,11 @@ fn a_rate_limited_publish_after_close_hands_the_message_back_at_once() {
     limiter.check().unwrap(); // no cell left for a second
     queue.close();
     let refused = publisher.publish(7).now_or_never();
-    assert_eq!(refused.map(|r| r.unwrap_err().0), Some(7), "not after a wait");
+    assert_eq!(
+        refused.map(|r| r.unwrap_err().0),
+        Some(7),
+        "not after a wait"
+    );
     clock.advance(Duration::from_secs(1));
     limiter.check().expect("the refused publish took no cell");
 }

@@ -89,32 +89,21 @@ fn bug4_every_path_that_frees_a_mailbox_slot_wakes_a_waiting_sender() {
     });
 
     // The slot a permit, an owned permit or a sink held, given up unused.
-    // (Capacity 2: one slot holds `0`, the other is reserved.)
-    let reserved = |what: &str, give_up: &dyn Fn(&Sender<u32>) -> Box<dyn FnOnce()>| {
-        let (tx, _rx) = mailbox::bounded::<u32>(2);
-        tx.try_send(0).unwrap();
-        let release = give_up(&tx);
-        let mut send = tx.send(1);
-        let woken = pend(&mut send);
-        release();
-        assert_eq!(woken.get(), 1, "{what}: the waiting sender is woken");
-        assert_eq!(ready(&mut send), Ok(()), "{what}");
-    };
-    reserved("OwnedPermit dropped", &|tx| {
+    reserved_slot_wakes("OwnedPermit dropped", |tx| {
         let permit = tx.clone().try_reserve_owned_for_test();
         Box::new(move || drop(permit))
     });
-    reserved("OwnedPermit::release", &|tx| {
+    reserved_slot_wakes("OwnedPermit::release", |tx| {
         let permit = tx.clone().try_reserve_owned_for_test();
         Box::new(move || drop(permit.release()))
     });
-    reserved("sink reservation dropped", &|tx| {
+    reserved_slot_wakes("sink reservation dropped", |tx| {
         let mut sink = tx.clone().into_sink();
         let mut cx = Context::from_waker(Waker::noop());
         assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_ready());
         Box::new(move || drop(sink))
     });
-    reserved("sink closed with a reservation", &|tx| {
+    reserved_slot_wakes("sink closed with a reservation", |tx| {
         let mut sink = tx.clone().into_sink();
         let mut cx = Context::from_waker(Waker::noop());
         assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_ready());
@@ -132,6 +121,23 @@ fn bug4_every_path_that_frees_a_mailbox_slot_wakes_a_waiting_sender() {
     drop(rx);
     assert_eq!(woken.get(), 1);
     assert_eq!(ready(&mut send).unwrap_err().0, 1);
+}
+
+/// What gives a reserved slot back.
+type GiveUp = Box<dyn FnOnce()>;
+
+/// A mailbox of capacity 2 with one slot holding `0` and the other
+/// reserved by what `reserve` sets up, a sender waiting: running what
+/// `reserve` returned must wake the sender and give it the slot.
+fn reserved_slot_wakes(what: &str, reserve: impl FnOnce(&Sender<u32>) -> GiveUp) {
+    let (tx, _rx) = mailbox::bounded::<u32>(2);
+    tx.try_send(0).unwrap();
+    let give_up = reserve(&tx);
+    let mut send = tx.send(1);
+    let woken = pend(&mut send);
+    give_up();
+    assert_eq!(woken.get(), 1, "{what}: the waiting sender is woken");
+    assert_eq!(ready(&mut send), Ok(()), "{what}");
 }
 
 /// The owned permit of `tx`, reserved at once (the mailbox has room).
