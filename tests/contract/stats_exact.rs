@@ -263,3 +263,23 @@ fn max_attempts_one_dead_letters_on_the_first_requeue() {
     assert_eq!(totals(&s), [2, 2, 0, 2, 0, 2, 0]);
     assert_eq!((s.backlog, s.in_flight), (0, 0));
 }
+
+#[test]
+fn settling_an_auto_acked_or_stale_delivery_again_counts_nothing() {
+    let (dlq, mut dead) = mailbox::bounded::<u32>(4);
+    let queue = Dispatcher::<u32>::builder().dead_letter(dlq).build();
+    let mut auto = queue.subscribe(Subscription::prefetch(1).auto_ack());
+    let publisher = queue.publisher();
+    publisher.try_publish(1).unwrap();
+    auto.try_recv().unwrap().nack(Requeue::No);
+    drop(auto);
+    let mut c = queue.subscribe(Subscription::prefetch(1));
+    publisher.try_publish(2).unwrap();
+    let stale = c.try_recv().unwrap();
+    drop(c);
+    stale.nack(Requeue::No);
+    let s = queue.stats();
+    assert_eq!(totals(&s), [2, 2, 1, 0, 0, 0, 0]);
+    assert_eq!((s.backlog, s.in_flight), (1, 0), "2 waits for a consumer");
+    assert!(dead.try_recv().is_err());
+}
