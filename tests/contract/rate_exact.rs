@@ -280,3 +280,64 @@ fn a_rate_limited_publish_after_close_hands_the_message_back_at_once() {
     clock.advance(Duration::from_secs(1));
     limiter.check().expect("the refused publish took no cell");
 }
+
+/// VERIFICATION's four tests for the rate-limited publish, in both of its
+/// waits: for a cell of the rate, then for backlog room.
+#[test]
+fn the_rate_limited_publish_passes_the_four_future_tests() {
+    use flowgate::dispatch::{Dispatcher, Subscription};
+    let clock = ManualClock::new();
+    let limiter = Arc::new(RateLimiter::with_clock(
+        Quota::per_second(10).burst(1),
+        clock.clone(),
+    ));
+    let queue = Dispatcher::<u32>::builder().capacity(1).build();
+    let publisher = queue
+        .publisher()
+        .with_rate_limit_with(clock.clone(), Arc::clone(&limiter));
+
+    // 1. Dropped before the first poll: no cell taken, no message sent.
+    drop(publisher.publish(0));
+    assert!(limiter.check().is_ok());
+    assert_eq!(queue.stats().published, 0);
+
+    // 4. Re-polled with a new waker while waiting for a cell.
+    let mut first = Box::pin(publisher.publish(1));
+    let (old, old_waker) = counting();
+    let (new, new_waker) = counting();
+    assert!(poll_with(&mut first, &old_waker).is_pending());
+    assert!(poll_with(&mut first, &new_waker).is_pending());
+    clock.advance(ms(100));
+    assert_eq!((old.get(), new.get() >= 1), (0, true), "rate wait");
+    assert!(matches!(ready(&mut first), Ok(())));
+    drop(first);
+
+    // 4 again, waiting for room (the backlog of 1 is full, no consumer).
+    clock.advance(ms(100));
+    let mut second = Box::pin(publisher.publish(2));
+    let (old, old_waker) = counting();
+    let (new, new_waker) = counting();
+    assert!(poll_with(&mut second, &old_waker).is_pending());
+    assert!(poll_with(&mut second, &new_waker).is_pending());
+    // 3. A plain publisher waits behind it; a consumer makes room for one:
+    // `second` is notified, dropped unpolled, and its turn passes on.
+    let plain = queue.publisher();
+    let mut third = plain.publish(3);
+    let third_woken = pend(&mut third);
+    let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    assert_eq!((old.get(), new.get()), (0, 1), "room wait");
+    assert_eq!(third_woken.get(), 0);
+    drop(second);
+    assert_eq!(third_woken.get(), 1, "the notification passed on");
+    assert!(matches!(ready(&mut third), Ok(())));
+    assert_eq!(*consumer.try_recv().unwrap(), 1);
+
+    // 2. Polled to pending on a cell, then dropped: the cell is refunded.
+    clock.advance(ms(100));
+    limiter.check().unwrap();
+    let mut fourth = Box::pin(publisher.publish(4));
+    assert!(poll_with(&mut fourth, Waker::noop()).is_pending());
+    drop(fourth);
+    clock.advance(ms(100));
+    limiter.check().expect("the refunded cell");
+}
