@@ -93,3 +93,52 @@ fn dispatcher_work_queue() {
         assert_eq!(counts.iter().sum::<u32>(), 300);
     });
 }
+
+#[test]
+fn broadcast_fanout_to_every_consumer() {
+    runtime_matrix::each_executor(|| async {
+        let queue = Dispatcher::<u32>::builder()
+            .capacity(4)
+            .strategy(Strategy::Broadcast)
+            .build();
+        let publisher = queue.publisher();
+        let consumers: Vec<_> = (0..3)
+            .map(|_| queue.subscribe(Subscription::prefetch(2)))
+            .collect();
+        drop(queue);
+        let producer = async move {
+            for n in 0..100 {
+                publisher.publish(n).await.unwrap();
+            }
+        };
+        let readers = consumers.into_iter().map(|consumer| {
+            consumer
+                .map(|delivery| {
+                    let n = *delivery; // copies share one message
+                    delivery.ack();
+                    n
+                })
+                .collect::<Vec<u32>>()
+        });
+        let ((), seen) = futures::join!(producer, futures::future::join_all(readers));
+        for got in seen {
+            assert_eq!(got, (0..100).collect::<Vec<_>>(), "every copy, in order");
+        }
+    });
+}
+
+#[test]
+fn sink_into_mailbox_into_stream() {
+    use futures::SinkExt;
+    runtime_matrix::each_executor(|| async {
+        let (tx, rx) = mailbox::bounded::<u32>(2);
+        let mut sink = tx.into_sink();
+        let producer = async move {
+            let mut items = futures::stream::iter(0..200).map(Ok);
+            sink.send_all(&mut items).await.unwrap();
+            sink.close().await.unwrap();
+        };
+        let ((), sum) = futures::join!(producer, rx.fold(0u32, |sum, n| async move { sum + n }));
+        assert_eq!(sum, 199 * 200 / 2);
+    });
+}

@@ -545,3 +545,38 @@ fn recv_swap_racing_assign() {
         assert!(block_on(c.recv()).is_none());
     });
 }
+
+/// VERIFICATION bug 8 (async-std #452), for the dispatcher: two consumers
+/// wait in `recv` on their own threads while two messages are published
+/// one after the other; each consumer is woken and gets one (round robin,
+/// prefetch 1), neither sleeps with a message assigned to it.
+#[test]
+fn two_waiting_consumers_two_publishes_both_wake() {
+    model(|| {
+        let queue = Dispatcher::<Track<u32>>::builder().build();
+        let publisher = queue.publisher();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let mut consumer = queue.subscribe(Subscription::prefetch(1));
+                thread::spawn(move || {
+                    let d = block_on(consumer.recv()).unwrap();
+                    let n = id(&d);
+                    d.ack();
+                    (n, consumer)
+                })
+            })
+            .collect();
+        put(&publisher, 0);
+        put(&publisher, 1);
+        let mut got: Vec<u32> = Vec::new();
+        let mut consumers = Vec::new();
+        for waiter in waiters {
+            let (n, consumer) = waiter.join().unwrap();
+            got.push(n);
+            consumers.push(consumer);
+        }
+        got.sort_unstable();
+        assert_eq!(got, [0, 1]);
+        all_settled(&queue, 2);
+    });
+}

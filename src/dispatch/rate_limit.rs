@@ -89,7 +89,8 @@ impl<T, Tm: Timer, C: Clock> RateLimitedPublisher<T, Tm, C> {
     ///
     /// # Errors
     ///
-    /// [`PublishError`] with the message once the dispatcher is closed.
+    /// [`PublishError`] with the message once the dispatcher is closed: at
+    /// once, without taking a cell, if it is closed when called.
     ///
     /// # Cancel safety
     ///
@@ -102,6 +103,10 @@ impl<T, Tm: Timer, C: Clock> RateLimitedPublisher<T, Tm, C> {
     ///
     /// See [`RateLimitedPublisher`].
     pub async fn publish(&self, msg: T) -> Result<(), PublishError<T>> {
+        // Refused at once once closed: no wait for, and no use of, a cell.
+        if self.publisher.is_closed() {
+            return Err(PublishError(msg));
+        }
         self.limiter.until_ready_with(&self.timer).await;
         self.publisher.publish(msg).await
     }

@@ -8,6 +8,7 @@ use core::fmt;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use futures_core::Stream;
+use futures_core::stream::FusedStream;
 use std::sync::Arc;
 
 pin_project_lite::pin_project! {
@@ -182,6 +183,32 @@ impl<St: Stream, C: Clock, T: Timer> Stream for RateLimited<St, C, T> {
             low.saturating_add(held),
             high.and_then(|h| h.checked_add(held)),
         )
+    }
+}
+
+/// Ended once the inner stream has ended and no item is held, so
+/// `futures::select!` and `select_next_some` can use the adapter when the
+/// inner stream is fused.
+///
+/// # Examples
+///
+/// ```
+/// use flowgate::rate::{ManualClock, Quota, RateLimited, RateLimiter};
+/// use futures::stream::{FusedStream, StreamExt};
+/// use futures::FutureExt;
+/// use std::sync::Arc;
+///
+/// let clock = ManualClock::new();
+/// let limiter = Arc::new(RateLimiter::with_clock(Quota::per_second(10), clock.clone()));
+/// let mut items = RateLimited::with_timer(futures::stream::iter([1]).fuse(), limiter, clock);
+/// assert!(!items.is_terminated());
+/// assert_eq!(items.next().now_or_never(), Some(Some(1)));
+/// assert_eq!(items.next().now_or_never(), Some(None));
+/// assert!(items.is_terminated());
+/// ```
+impl<St: FusedStream, C: Clock, T: Timer> FusedStream for RateLimited<St, C, T> {
+    fn is_terminated(&self) -> bool {
+        self.item.is_none() && self.stream.is_terminated()
     }
 }
 

@@ -35,8 +35,8 @@ impl Future for TokioSleep {
 /// [`sleep`](Timer::sleep) decides afresh: with the `tokio` feature on and a
 /// tokio runtime current on the calling thread
 /// (`tokio::runtime::Handle::try_current`), it uses `tokio::time::sleep`
-/// (so tokio's paused test time applies); otherwise `async_io::Timer`,
-/// which needs no particular executor.
+/// (so tokio's paused test time applies: `d` counts from tokio's now);
+/// otherwise `async_io::Timer`, which needs no particular executor.
 ///
 /// # Panics
 ///
@@ -74,6 +74,17 @@ impl Timer for DefaultTimer {
     type Sleep = DefaultSleep;
 
     fn sleep(&self, d: Duration) -> DefaultSleep {
+        // Inside tokio, count `d` from tokio's own now: under paused test
+        // time that clock runs ahead of the real one, and a deadline taken
+        // from the real clock would already have passed.
+        #[cfg(feature = "tokio")]
+        if ::tokio::runtime::Handle::try_current().is_ok() {
+            return DefaultSleep {
+                tokio: Some(::tokio::time::sleep(d)),
+                io: None,
+                _pin: PhantomPinned,
+            };
+        }
         self.sleep_until(Instant::now() + d.min(FAR))
     }
 
