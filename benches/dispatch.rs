@@ -9,10 +9,11 @@
 //! (ideal 1/13 = 7.7%; target <= 10% under LeastLoaded and Adaptive).
 //! The work is CPU, and 4 consumers share 2 workers, so a consumer that is
 //! not running has a full window: by its rule ("fewest unacked relative to
-//! prefetch") LeastLoaded then serves whoever runs, and tokio gives every
-//! task the same number of operations per turn. Its share there is the
-//! scheduler's, not the dispatcher's; only Adaptive, which sees speed,
-//! gets below it.
+//! prefetch") LeastLoaded then serves whoever runs. Tokio alone would give
+//! every task the same number of operations per turn, so the slow consumer
+//! as many messages as the others; flowgate's `recv` spends the budget by
+//! work time too ("Cooperative scheduling" in the dispatch module docs),
+//! so turns last the same time and shares follow speed.
 //!
 //! `cargo bench --features tokio --bench dispatch`
 //! (`DISPATCH_BENCH_MESSAGES=N` to change the message count from the issue's 1M,

@@ -134,3 +134,117 @@ impl Meter {
         }
     }
 }
+
+/// A [`Slice`]'s period: at most this many completed operations per
+/// clock read.
+#[cfg(all(feature = "tokio", not(flowgate_loom)))]
+const SLICE_OPS: u32 = 8;
+
+/// The work time one unit of tokio's budget stands for in a [`Slice`]:
+/// tokio's 128 units then make a time slice of about 32 µs of work.
+#[cfg(all(feature = "tokio", not(flowgate_loom)))]
+const SLICE_UNIT_NS: u128 = 250;
+
+/// At most this many units of debt are carried from one period to the
+/// next: one full budget, so a long pause costs at most one extra yield.
+#[cfg(all(feature = "tokio", not(flowgate_loom)))]
+const SLICE_MAX_DEBT: u32 = 128;
+
+/// Spends tokio's budget by the time a task works between operations, not
+/// only by their count.
+///
+/// Tokio's budget gives each task the same number of operations per turn,
+/// so a task that works four times as long per message also holds its
+/// worker four times as long per turn: among CPU-bound consumers of one
+/// dispatcher the slow one gets as many turns, hence as many messages, as
+/// the fast ones, and no strategy that reads load from acks can see its
+/// speed. A `Slice` makes the operations of a period spend one unit per
+/// `SLICE_UNIT_NS` of the period's time in all (the one unit each spends
+/// anyway included), so a turn lasts about the same *time* for every such
+/// task, as it would under a preemptive scheduler. A period is
+/// `SLICE_OPS` completed operations, or fewer when one waits: the clock is
+/// read when a period ends and when the first operation after a wait
+/// completes.
+///
+/// Time in which the operation itself waited (`Pending`, for want of
+/// messages or of budget) is not counted; time the task spent waiting for
+/// something else between two operations is, and costs it at most one
+/// extra yield (`SLICE_MAX_DEBT`). Without the `tokio` feature (or outside
+/// a tokio runtime, where the budget is unlimited) this spends nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Slice {
+    #[cfg(all(feature = "tokio", not(flowgate_loom)))]
+    state: SliceState,
+}
+
+#[cfg(all(feature = "tokio", not(flowgate_loom)))]
+#[derive(Debug, Default)]
+struct SliceState {
+    /// Operations completed since `since`.
+    ops: u32,
+    /// The start of the current period (`None`: starts at the next
+    /// completed operation).
+    since: Option<std::time::Instant>,
+    /// Units owed, paid before the next operation.
+    debt: u32,
+}
+
+impl Slice {
+    /// Before an operation: pays the units owed for the work done since
+    /// the last period ended. `Pending` (with the task scheduled again)
+    /// when the budget runs out first; the rest stays owed.
+    #[inline]
+    pub(crate) fn poll_pay(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        #[cfg(all(feature = "tokio", not(flowgate_loom)))]
+        while self.state.debt > 0 {
+            let budget = core::task::ready!(poll_proceed(cx));
+            budget.made_progress();
+            self.state.debt -= 1;
+        }
+        let _ = cx;
+        Poll::Ready(())
+    }
+
+    /// After an operation: `ready` if it completed, `false` if it returned
+    /// `Pending` (waiting, or out of budget).
+    #[inline]
+    pub(crate) fn polled(&mut self, ready: bool) {
+        #[cfg(all(feature = "tokio", not(flowgate_loom)))]
+        {
+            let state = &mut self.state;
+            match (ready, state.since) {
+                // The first operation after a wait starts a period.
+                (true, None) => state.since = Some(std::time::Instant::now()),
+                (true, Some(_)) => {
+                    state.ops += 1;
+                    if state.ops >= SLICE_OPS {
+                        self.end_period(true);
+                    }
+                }
+                // A wait ends the period: what follows is not work.
+                (false, Some(_)) => self.end_period(false),
+                (false, None) => {}
+            }
+        }
+        let _ = ready;
+    }
+
+    /// Reads the clock: the work time of the period just ended becomes
+    /// debt (beyond the one unit per operation already spent); a new
+    /// period starts now if `go_on`, else at the next completed operation.
+    #[cfg(all(feature = "tokio", not(flowgate_loom)))]
+    #[cold]
+    fn end_period(&mut self, go_on: bool) {
+        let state = &mut self.state;
+        let now = std::time::Instant::now();
+        if let Some(since) = state.since {
+            let units = now.duration_since(since).as_nanos() / SLICE_UNIT_NS;
+            let owed = u32::try_from(units)
+                .unwrap_or(u32::MAX)
+                .saturating_sub(state.ops);
+            state.debt = state.debt.saturating_add(owed).min(SLICE_MAX_DEBT);
+        }
+        state.since = go_on.then_some(now);
+        state.ops = 0;
+    }
+}

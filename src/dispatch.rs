@@ -64,6 +64,26 @@
 //!   every [`Dispatcher`] handle, refuses new messages; consumers drain what
 //!   is left and then [`recv`](Consumer::recv) returns `None`.
 //!
+//! # Cooperative scheduling
+//!
+//! With the `tokio` feature, [`recv`](Consumer::recv) (and `poll_recv`,
+//! the `Stream`) and [`publish`](Publisher::publish) spend tokio's
+//! cooperative budget, as `tokio::sync` does, so a task whose operations
+//! are always ready still lets the other tasks of its worker run. A
+//! consumer's `recv` also spends it by *time*: one unit for every 250 ns
+//! the task worked since its previous `recv` (measured over 8 receives,
+//! one clock read each; time `recv` itself waited is not counted). Tokio
+//! otherwise gives every task the same number of operations per turn, so
+//! among CPU-bound consumers sharing workers a consumer four times slower
+//! would hold its worker four times as long and still get as many turns,
+//! hence as many messages, as the others, whatever the strategy. Spent by
+//! time, turns last about the same time (128 units: about 32 µs of work),
+//! as under a preemptive scheduler, and a slow consumer acks, and so is
+//! given, in proportion to its speed. A task that awaits something else
+//! between two receives has that time counted too, which costs it at most
+//! one extra yield per 8 receives. Without the feature, or outside a tokio
+//! runtime, nothing is spent.
+//!
 //! # Thread safety
 //!
 //! A message can be shared by two deliveries at once (a delivery of a
@@ -158,10 +178,13 @@ pub enum Strategy {
     /// prefetch; ties in turn.
     ///
     /// It uses no clock: a slow consumer gets less only in so far as it
-    /// still holds unacked deliveries when the next messages are assigned.
-    /// Once every window has room (publishers slower than consumers, or
-    /// bursts that fill every window), it gets nearly an equal share.
-    /// Choose [`Adaptive`](Self::Adaptive) for shares that follow speed.
+    /// still holds unacked deliveries when the next messages are assigned,
+    /// which is when it acks more slowly than the others (CPU-bound
+    /// consumers on tokio too: see "Cooperative scheduling" in the
+    /// [module docs](self)). Once every window has room (publishers slower
+    /// than consumers, or bursts that fill every window), it gets nearly an
+    /// equal share. Choose [`Adaptive`](Self::Adaptive) for shares that
+    /// follow speed whatever the load.
     LeastLoaded,
     /// Weighted round-robin with weights `weight / latency`, latency being
     /// each consumer's mean service time (from when `recv` took the

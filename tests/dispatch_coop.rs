@@ -1,7 +1,8 @@
 //! With the `tokio` feature, `Consumer::recv` (and `poll_recv`, the
 //! `Stream`) and `Publisher::publish` spend tokio's cooperative budget: a
 //! task whose publishes and receives are always ready still lets the other
-//! tasks of its worker run, as `tokio::sync` does.
+//! tasks of its worker run, as `tokio::sync` does; `recv` also spends it by
+//! the time the task works between receives.
 #![cfg(feature = "tokio")]
 
 mod support;
@@ -9,6 +10,7 @@ mod support;
 use flowgate::dispatch::{Dispatcher, Subscription};
 use futures::StreamExt;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 use support::hog_yields;
 
 #[test]
@@ -66,4 +68,38 @@ fn always_ready_publish_loop_yields_to_other_tasks() {
         rounds
     });
     assert!(rounds > 0);
+}
+
+/// Spins for at least `d` of the clock: CPU work, as a consumer's handling
+/// of a message is.
+fn work_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn a_consumer_yields_by_the_time_it_works_not_only_by_receives() {
+    // 20 µs of work per message: 8 receives (one period) make 160 µs, far
+    // beyond a turn (128 units of 250 ns), so the receive after them
+    // yields; tokio's budget alone would allow 128 receives.
+    let rounds = hog_yields(|other_ran| async move {
+        let queue = Dispatcher::<u64>::new();
+        let mut consumer = queue.subscribe(Subscription::prefetch(4));
+        let publisher = queue.publisher();
+        let mut rounds = 0u64;
+        while !other_ran.load(Ordering::SeqCst) {
+            publisher.try_publish(rounds).unwrap();
+            let delivery = consumer.recv().await.unwrap();
+            work_for(Duration::from_micros(20));
+            delivery.ack();
+            rounds += 1;
+        }
+        rounds
+    });
+    assert!(
+        (1..=16).contains(&rounds),
+        "yielded after {rounds} receives"
+    );
 }

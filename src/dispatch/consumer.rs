@@ -61,6 +61,10 @@ pub struct Consumer<T> {
     /// `recv` has returned `None` (for `FusedStream`): the dispatcher is
     /// closed and nothing is left queued or unacked, so none will come.
     terminated: bool,
+    /// Spends the task's cooperative budget by work time too (see
+    /// `crate::coop::Slice`), so CPU-bound consumers of one dispatcher get
+    /// turns of equal time, not of equal message counts.
+    slice: crate::coop::Slice,
 }
 
 /// What the deliveries of one consumer share, behind a count of their own:
@@ -103,6 +107,7 @@ impl<T> Consumer<T> {
             buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
             taken_at: 0,
             terminated: false,
+            slice: crate::coop::Slice::default(),
         }
     }
 
@@ -185,8 +190,18 @@ impl<T> Consumer<T> {
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
         // Spend the task's cooperative budget (tokio feature), so a loop
-        // over an always-ready consumer still lets other tasks run; the
-        // unit is given back if this poll ends `Pending`.
+        // over an always-ready consumer still lets other tasks run (the
+        // unit is given back if this poll ends `Pending`), and by the time
+        // the task worked since its last `recv` ("Cooperative scheduling"
+        // in the module docs).
+        let poll = self.poll_budgeted(cx);
+        self.slice.polled(poll.is_ready());
+        poll
+    }
+
+    /// [`poll`](Self::poll) once the budget allows it.
+    fn poll_budgeted(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
+        ready!(self.slice.poll_pay(cx));
         let budget = ready!(crate::coop::poll_proceed(cx));
         let poll = self.poll(Some(cx));
         if poll.is_ready() {
