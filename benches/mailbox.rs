@@ -5,12 +5,21 @@
 //! `futures::executor::block_on`. Prints ns/msg and the ratios against
 //! kanal and tokio (lower is better; targets: <= 1.0x kanal, <= 0.5x tokio).
 //!
+//! The capacity-1 case also prints a "1-slot floor": not a channel, but the
+//! least any capacity-1 mailbox can cost when a cancelled send must drop
+//! its message (see `Floor`).
+//!
 //! `cargo bench --bench mailbox` (set `MAILBOX_BENCH_SCALE=0.1` for a
 //! quicker, noisier run; `MAILBOX_BENCH_ONLY=MPSC` for the scenarios whose
 //! name starts with that; `MAILBOX_BENCH_FLOWGATE_ONLY=1` for flowgate
 //! alone, `=rt` or `=threads` for one side of it). Best of 3 runs per cell.
 
-use std::future::Future;
+use futures::task::AtomicWaker;
+use std::future::{Future, poll_fn};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Release};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 trait Chan: 'static {
@@ -99,6 +108,69 @@ impl Chan for Kanal {
     }
     async fn recv(rx: &mut Self::Rx) -> u64 {
         rx.recv().await.unwrap()
+    }
+}
+
+/// Not a channel but a reference: the least a capacity-1 hand-over can
+/// cost when a send keeps its message until the mailbox has room for it,
+/// as the contract's "`send` drops its message with the future" requires.
+/// One slot and an `AtomicWaker` per side, nothing else: every message
+/// costs one run of the producer and one of the consumer. kanal and flume
+/// beat it at capacity 1 by moving a waiting send's message out of its
+/// future (a cancelled send may then have delivered). One producer only.
+struct Floor;
+
+/// [`Floor`]'s slot: `0` when empty, else the message plus one.
+struct OneSlot {
+    value: AtomicU64,
+    filled: AtomicWaker,
+    emptied: AtomicWaker,
+}
+
+impl Chan for Floor {
+    const NAME: &'static str = "1-slot floor";
+    type Tx = Arc<OneSlot>;
+    type Rx = Arc<OneSlot>;
+    fn new(capacity: usize) -> (Self::Tx, Self::Rx) {
+        assert_eq!(capacity, 1, "the floor is a capacity-1 reference");
+        let slot = Arc::new(OneSlot {
+            value: AtomicU64::new(0),
+            filled: AtomicWaker::new(),
+            emptied: AtomicWaker::new(),
+        });
+        (slot.clone(), slot)
+    }
+    async fn send(tx: &Self::Tx, v: u64) {
+        // Register, then look again: the register and the other side's
+        // wake are read-modify-writes of one word, so one sees the other.
+        poll_fn(|cx| {
+            if tx.value.load(Acquire) != 0 {
+                tx.emptied.register(cx.waker());
+                if tx.value.load(Acquire) != 0 {
+                    return Poll::Pending;
+                }
+            }
+            tx.value.store(v + 1, Release);
+            tx.filled.wake();
+            Poll::Ready(())
+        })
+        .await
+    }
+    async fn recv(rx: &mut Self::Rx) -> u64 {
+        poll_fn(|cx| {
+            let mut v = rx.value.load(Acquire);
+            if v == 0 {
+                rx.filled.register(cx.waker());
+                v = rx.value.load(Acquire);
+                if v == 0 {
+                    return Poll::Pending;
+                }
+            }
+            rx.value.store(0, Release);
+            rx.emptied.wake();
+            Poll::Ready(v - 1)
+        })
+        .await
     }
 }
 
@@ -249,7 +321,9 @@ fn main() {
             row::<Flume>(&rt, s),
         ];
         let (kanal, tokio) = (rows[1], rows[2]);
-        for (name, rt_ns, th_ns) in rows {
+        // The floor is one slot, one producer: only the capacity-1 case.
+        let floor = (s.capacity == 1 && s.producers == 1).then(|| row::<Floor>(&rt, s));
+        for (name, rt_ns, th_ns) in rows.into_iter().chain(floor) {
             println!(
                 "  {name:<14} {rt_ns:>8.1} ns  (x{:.2} kanal, x{:.2} tokio) | {th_ns:>8.1} ns  (x{:.2} kanal, x{:.2} tokio)",
                 rt_ns / kanal.1,
