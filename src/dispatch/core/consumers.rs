@@ -106,11 +106,16 @@ impl<T> Core<T> {
     /// not, go back to the front of the backlog in their original order
     /// (under Broadcast its copies are released instead: the other
     /// consumers have their own).
-    pub(in crate::dispatch) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
+    ///
+    /// Returns how many of its deliveries live on, stale, each given a
+    /// count of its slot here: the consumer gives each a count of its link
+    /// too (see `consumer::LinkRef`).
+    pub(in crate::dispatch) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) -> usize {
         self.retire_acks(ci, fx);
         let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
-            return;
+            return 0;
         };
+        let mut stale = 0;
         self.vacant.push(ci);
         let rank = self.ranks.remove(c.rank);
         self.renumber();
@@ -136,6 +141,7 @@ impl<T> Core<T> {
                 if flight.received {
                     // Its delivery lives on, stale: it needs a count now.
                     SlotRef::give_count(&flight.slot);
+                    stale += 1;
                 }
                 self.release(flight.slot, fx);
             }
@@ -143,7 +149,7 @@ impl<T> Core<T> {
                 self.release(entry.slot, fx);
             }
             self.trim_log(fx);
-            return;
+            return stale;
         }
         // Newest first, each pushed to the front: the oldest ends first.
         while let Some(at) = (0..c.window.len())
@@ -156,6 +162,7 @@ impl<T> Core<T> {
             if flight.received {
                 // Its delivery lives on, stale: it needs a count now.
                 SlotRef::give_count(&flight.slot);
+                stale += 1;
             }
             let attempt = if flight.received {
                 flight.attempt
@@ -173,6 +180,7 @@ impl<T> Core<T> {
                 });
             }
         }
+        stale
     }
 
     /// `recv`'s core: the next delivery assigned to `ci`, `None` once
