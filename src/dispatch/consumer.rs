@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Clock, Finish, Outcome, Received, SlotRef, Token};
+use super::core::{Acks, Clock, Fifo, Finish, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
@@ -9,7 +9,6 @@ use core::ops::Deref;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use futures_core::{FusedStream, Stream};
-use std::collections::VecDeque;
 
 /// Receives the deliveries a [`Dispatcher`](super::Dispatcher) assigns to
 /// it; from [`Dispatcher::subscribe`](super::Dispatcher::subscribe).
@@ -53,7 +52,7 @@ pub struct Consumer<T> {
     /// oldest first: still in this consumer's window (so counted against
     /// its prefetch), marked received, handed out by later `recv`s without
     /// the lock. Holds slot clones: emptied under the lock on drop.
-    buffered: VecDeque<Received<T>>,
+    buffered: Fifo<Received<T>>,
     /// Adaptive: the clock when `recv` last took deliveries from the
     /// dispatcher; it stamps every delivery of that batch (one clock read
     /// per batch, not per delivery: see `Strategy::Adaptive`).
@@ -103,7 +102,7 @@ impl<T> Consumer<T> {
             }),
             key,
             id,
-            buffered: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            buffered: Fifo::with_capacity(sub.prefetch.min(4096)),
             taken_at: 0,
             terminated: false,
         }
@@ -336,7 +335,7 @@ impl<T> Drop for Consumer<T> {
         let link = &self.link;
         self.link.shared.run(|core, fx| {
             // Taken but never handed out: not received, as if still ready.
-            for received in buffered.drain(..) {
+            while let Some(received) = buffered.pop_front() {
                 core.unreceive(key, received, fx);
             }
             // Every delivery still lent this consumer's count gets one of

@@ -21,12 +21,14 @@
 mod acks;
 mod consumers;
 mod effects;
+mod fifo;
 mod pick;
 mod settle;
 mod slot;
 
 pub(super) use self::acks::Acks;
 pub(super) use self::effects::{Clock, Wakes};
+pub(super) use self::fifo::Fifo;
 pub(super) use self::slot::{Slot, SlotRef};
 
 use super::error::TryPublishError;
@@ -216,7 +218,7 @@ struct ConsumerState<T> {
     /// Deliveries assigned but not yet handed out by `recv`, in order,
     /// ready to be: `recv` swaps the whole queue with its consumer's empty
     /// buffer.
-    ready: VecDeque<Received<T>>,
+    ready: Fifo<Received<T>>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
     /// Broadcast: sequence number of the next log entry for it, and its own

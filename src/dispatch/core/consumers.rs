@@ -2,8 +2,8 @@
 //! and per-consumer settings.
 
 use super::{
-    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Outcome, Rank, Received, SlotRef,
-    Strategy, Subscription,
+    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Fifo, Outcome, Rank, Received,
+    SlotRef, Strategy, Subscription,
 };
 use crate::sync::Arc;
 use core::task::{Poll, Waker};
@@ -33,7 +33,7 @@ impl<T> Core<T> {
             auto_ack: sub.auto_ack,
             window: Vec::with_capacity(sub.prefetch.min(4096)),
             free: Vec::with_capacity(sub.prefetch.min(4096)),
-            ready: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            ready: Fifo::with_capacity(sub.prefetch.min(4096)),
             waker: None,
             cursor,
             redo: VecDeque::new(),
@@ -128,7 +128,7 @@ impl<T> Core<T> {
         self.in_flight -= rank.unacked;
         // Never handed out: not received (their refs lent, and give up,
         // nothing).
-        for ready in c.ready.drain(..) {
+        while let Some(ready) = c.ready.pop_front() {
             let Some(token) = ready.token else {
                 unreachable!("dispatch: a ready delivery without a token")
             };
@@ -200,7 +200,7 @@ impl<T> Core<T> {
         &mut self,
         ci: usize,
         waker: Option<&Waker>,
-        more: &mut VecDeque<Received<T>>,
+        more: &mut Fifo<Received<T>>,
     ) -> Poll<Option<Received<T>>> {
         let c = self.consumer(ci);
         if c.auto_ack {
