@@ -191,27 +191,33 @@ impl<T> Core<T> {
     /// first member with credit.
     #[inline]
     fn swrr_from(&mut self, first: usize) -> Option<usize> {
-        let ranks = &mut self.ranks[first..];
-        let priority = ranks[0].priority;
-        let mut total: i64 = 0;
-        let mut best: Option<(usize, i64)> = None;
-        for (at, r) in ranks.iter_mut().enumerate() {
+        let ranks = self.ranks.get_mut(first..)?;
+        let (head, rest) = ranks.split_first_mut()?;
+        let priority = head.priority;
+        // `first` has credit: the first candidate, and the best so far
+        // (ties go to the earliest).
+        head.current = head.current.saturating_add(head.swrr);
+        let mut total = head.swrr;
+        let mut best_cur = head.current;
+        let mut best = 0;
+        for (at, r) in rest.iter_mut().enumerate() {
             if r.priority != priority {
                 break;
             }
             if !r.has_credit() {
                 continue;
             }
-            r.current = r.current.saturating_add(r.swrr);
+            let cur = r.current.saturating_add(r.swrr);
+            r.current = cur;
             total = total.saturating_add(r.swrr);
-            if best.is_none_or(|(_, cur)| r.current > cur) {
-                best = Some((at, r.current));
+            if cur > best_cur {
+                best_cur = cur;
+                best = at + 1;
             }
         }
-        let (chosen, _) = best?;
-        let r = &mut ranks[chosen];
-        r.current = r.current.saturating_sub(total);
-        Some(first + chosen)
+        let r = &mut ranks[best];
+        r.current = best_cur.saturating_sub(total);
+        Some(first + best)
     }
 
     /// The index in `ranks` of the first consumer with credit.
