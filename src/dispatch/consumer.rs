@@ -1,12 +1,13 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Clock, Fifo, Finish, Outcome, Received, SlotRef, Token};
+use super::core::{Acks, Clock, Fifo, Finish, Outcome, Received, SlotRef, Token, non_null};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::ops::Deref;
 use core::pin::Pin;
+use core::ptr::NonNull;
 use core::task::{Context, Poll, ready};
 use futures_core::{FusedStream, Stream};
 
@@ -629,7 +630,8 @@ impl<T> Drop for Delivery<T> {
 /// increment and decrement per delivery: two atomic read-modify-writes on
 /// the consumer's path.
 struct LinkRef<T> {
-    ptr: *const Link<T>,
+    /// Non-null, so that an `Option` of a delivery needs no flag.
+    ptr: NonNull<Link<T>>,
 }
 
 // SAFETY: a `LinkRef` is used as an `Arc<Link<T>>` would be (read on any
@@ -643,14 +645,14 @@ impl<T> LinkRef<T> {
     /// Borrows the count of `link` (a consumer's).
     fn lend(link: &Arc<Link<T>>) -> Self {
         Self {
-            ptr: Arc::as_ptr(link),
+            ptr: non_null(Arc::as_ptr(link)),
         }
     }
 
     /// Owns the count of `link`.
     fn own(link: Arc<Link<T>>) -> Self {
         Self {
-            ptr: Arc::into_raw(link),
+            ptr: non_null(Arc::into_raw(link)),
         }
     }
 
@@ -667,7 +669,7 @@ impl<T> LinkRef<T> {
         // has not given it up: it owns a count, or borrows its consumer's,
         // which the consumer replaces with one of the delivery's own under
         // the lock before it lets go of its own (see the type's docs).
-        unsafe { &*self.ptr }
+        unsafe { self.ptr.as_ref() }
     }
 
     /// A count of the link's own, for an operation after which the
@@ -677,8 +679,8 @@ impl<T> LinkRef<T> {
         // of a live `Arc` (the same pointer), and the link is alive (see
         // `get`): the count taken here is the new `Arc`'s.
         unsafe {
-            Arc::increment_strong_count(self.ptr);
-            Arc::from_raw(self.ptr)
+            Arc::increment_strong_count(self.ptr.as_ptr());
+            Arc::from_raw(self.ptr.as_ptr())
         }
     }
 
@@ -691,7 +693,7 @@ impl<T> LinkRef<T> {
     /// before; the ref is not used again.
     unsafe fn release(&self) {
         // SAFETY: as the caller vouches: the count is this ref's.
-        drop(unsafe { Arc::from_raw(self.ptr) });
+        drop(unsafe { Arc::from_raw(self.ptr.as_ptr()) });
     }
 }
 
