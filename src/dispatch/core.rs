@@ -26,7 +26,7 @@ mod pick;
 mod settle;
 mod slot;
 
-pub(super) use self::acks::Acks;
+pub(super) use self::acks::{Acks, Pending};
 pub(super) use self::effects::{Clock, Wakes};
 pub(super) use self::fifo::Fifo;
 pub(super) use self::slot::{Slot, SlotRef, non_null};
@@ -323,6 +323,8 @@ pub(super) struct Core<T> {
     /// lock, with its slab index: what `collect_acks`, at the start of
     /// every locked operation, walks (without touching consumer states).
     lazy: Vec<(usize, Arc<Acks>)>,
+    /// Which of those may hold acks (see [`acks`]).
+    pending: Arc<Pending>,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
     /// (closed, publishers waiting, a settle hook), and whose `recv` waker
     /// was set or taken since (so its flag may be stale).
@@ -366,6 +368,7 @@ impl<T> Core<T> {
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
             lazy: Vec::new(),
+            pending: Arc::new(Pending::default()),
             publishers: WaitList::new(),
             reserved: 0,
             hot_all: false,

@@ -25,6 +25,7 @@ impl<T> Core<T> {
         } else {
             self.log_base + self.backlog.len() as u64
         };
+        let ci = self.vacant.pop().unwrap_or(self.consumers.len());
         let state = ConsumerState {
             id,
             // Set below, once it is ranked.
@@ -39,7 +40,12 @@ impl<T> Core<T> {
             redo: VecDeque::new(),
             stats: Counters::default(),
             // `HOT` until the end of this operation decides (`sync_hot`).
-            acks: Arc::new(Acks::new(true, self.strategy == Strategy::Adaptive)),
+            acks: Arc::new(Acks::new(
+                true,
+                self.strategy == Strategy::Adaptive,
+                &self.pending,
+                ci,
+            )),
             hot: true,
         };
         // Auto-ack deliveries are settled by `recv`. A message with drop
@@ -48,16 +54,11 @@ impl<T> Core<T> {
         let lazy = !sub.auto_ack && !::core::mem::needs_drop::<T>();
         let acks = lazy.then(|| Arc::clone(&state.acks));
         self.hot_dirty = Dirty::All;
-        let ci = match self.vacant.pop() {
-            Some(ci) => {
-                self.consumers[ci] = Some(state);
-                ci
-            }
-            None => {
-                self.consumers.push(Some(state));
-                self.consumers.len() - 1
-            }
-        };
+        if ci == self.consumers.len() {
+            self.consumers.push(Some(state));
+        } else {
+            self.consumers[ci] = Some(state);
+        }
         if let Some(acks) = &acks {
             self.lazy.push((ci, Arc::clone(acks)));
         }
