@@ -113,9 +113,24 @@ impl<T> Core<T> {
 
     /// Round robin in one pass over `ranks` (the hot path of the common
     /// strategy): the least recently picked consumer with credit among the
-    /// highest priority that has any.
+    /// highest priority that has any. As [`best_in_group`](Self::best_in_group),
+    /// but the best turn so far is kept by value, in a register, rather
+    /// than re-read through a reference at each rank.
     fn least_recent(&self) -> Option<usize> {
-        self.best_in_group(|r, best| r.turn < best.turn)
+        let first = self.first_with_credit()?;
+        let (head, rest) = self.ranks.get(first..)?.split_first()?;
+        let mut best = 0;
+        let mut best_turn = head.turn;
+        for (at, r) in rest.iter().enumerate() {
+            if r.priority != head.priority {
+                break;
+            }
+            if r.has_credit() && r.turn < best_turn {
+                best = at + 1;
+                best_turn = r.turn;
+            }
+        }
+        Some(first + best)
     }
 
     /// Weighted and Adaptive, over the highest priority group with credit
