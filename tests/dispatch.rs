@@ -672,3 +672,49 @@ fn dropping_a_consumer_requeues_what_it_never_handed_out_as_first_deliveries() {
         (4, 1, 0, 0)
     );
 }
+
+/// A delivery outlives its consumer and every handle of its dispatcher,
+/// however it ends: it still reads its message, and its ack, nack or drop
+/// (with or without the lock, auto-ack or not) frees what it held (miri
+/// checks the memory).
+#[test]
+fn deliveries_outlive_their_consumer_and_dispatcher() {
+    fn outlive<T: PartialEq + std::fmt::Debug>(
+        sub: Subscription,
+        make: impl Fn(u32) -> T,
+        end: impl Fn(Delivery<T>),
+    ) {
+        let queue = Dispatcher::<T>::new();
+        let mut consumer = queue.subscribe(sub);
+        let publisher = queue.publisher();
+        for n in 0..3 {
+            publisher.try_publish(make(n)).unwrap();
+        }
+        let deliveries: Vec<_> = (0..2).map(|_| recv_now(&mut consumer)).collect();
+        drop((consumer, publisher, queue));
+        for (n, d) in (0..).zip(deliveries) {
+            assert_eq!(*d, make(n));
+            end(d);
+        }
+    }
+    for sub in [
+        Subscription::prefetch(4),
+        Subscription::prefetch(4).auto_ack(),
+    ] {
+        outlive(sub, |n| n, Delivery::ack);
+        outlive(sub, |n| n, drop);
+        outlive(sub, |n| n, |d| d.nack(Requeue::Yes));
+        outlive(sub, |n| n.to_string(), Delivery::ack);
+        outlive(sub, |n| n.to_string(), |d| drop(d.ack_take()));
+        outlive(sub, |n| n.to_string(), drop);
+    }
+    // Acked without the lock before the consumer goes: the consumer's
+    // drop collects it; the delivery holds nothing any more.
+    let queue = Dispatcher::<u32>::new();
+    let mut consumer = queue.subscribe(Subscription::prefetch(2));
+    queue.publisher().try_publish(1).unwrap();
+    let d = recv_now(&mut consumer);
+    d.ack();
+    drop(consumer);
+    assert_eq!(stats(&queue).acked, 1);
+}

@@ -7,7 +7,8 @@
 //! consumer's recv, a waiting publisher, a consumer drop, close, and a
 //! publish that collects them and reuses their slot; a stale delivery
 //! settled while its message is redelivered; recv's swap of the ready
-//! queue racing assignments.
+//! queue racing assignments; a delivery settled while its consumer and
+//! dispatcher are dropped.
 //! Messages are `Track`ed, so a message lost or leaked on any path fails
 //! the model; except in the models of acks without the lock, which only
 //! messages without drop glue take: those are plain `u32`s, and their
@@ -579,4 +580,32 @@ fn two_waiting_consumers_two_publishes_both_wake() {
         assert_eq!(got, [0, 1]);
         all_settled(&queue, 2);
     });
+}
+
+/// A delivery acked (without the lock, or dropped: requeued under it) on
+/// another thread while its consumer and every handle of its dispatcher
+/// are dropped: whichever way it goes, the delivery's hold on its
+/// consumer's state (lent while its window entry is live, its own count
+/// once the consumer is gone) keeps that state alive exactly as long as
+/// it is used, and everything is freed once (loom's `Arc`s fail the model
+/// on a leak).
+#[test]
+fn delivery_outlives_its_consumer_and_dispatcher() {
+    for ack in [true, false] {
+        model(move || {
+            let queue = Dispatcher::<u32>::builder().build();
+            let mut a = queue.subscribe(Subscription::prefetch(2));
+            put(&queue.publisher(), 1);
+            let d = a.try_recv().unwrap();
+            let settler = thread::spawn(move || {
+                assert_eq!(id(&d), 1);
+                if ack {
+                    d.ack();
+                }
+            });
+            drop(a);
+            drop(queue);
+            settler.join().unwrap();
+        });
+    }
 }

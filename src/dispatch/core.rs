@@ -21,13 +21,15 @@
 mod acks;
 mod consumers;
 mod effects;
+mod fifo;
 mod pick;
 mod settle;
 mod slot;
 
-pub(super) use self::acks::Acks;
+pub(super) use self::acks::{Acks, Pending};
 pub(super) use self::effects::{Clock, Wakes};
-pub(super) use self::slot::{Slot, SlotRef};
+pub(super) use self::fifo::Fifo;
+pub(super) use self::slot::{Slot, SlotRef, non_null};
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};
@@ -216,7 +218,7 @@ struct ConsumerState<T> {
     /// Deliveries assigned but not yet handed out by `recv`, in order,
     /// ready to be: `recv` swaps the whole queue with its consumer's empty
     /// buffer.
-    ready: VecDeque<Received<T>>,
+    ready: Fifo<Received<T>>,
     /// The task waiting in `recv`, set only while `ready` is empty.
     waker: Option<Waker>,
     /// Broadcast: sequence number of the next log entry for it, and its own
@@ -321,6 +323,8 @@ pub(super) struct Core<T> {
     /// lock, with its slab index: what `collect_acks`, at the start of
     /// every locked operation, walks (without touching consumer states).
     lazy: Vec<(usize, Arc<Acks>)>,
+    /// Which of those may hold acks (see [`acks`]).
+    pending: Arc<Pending>,
     /// What `sync_hot` last saw of the waiters on every consumer's acks
     /// (closed, publishers waiting, a settle hook), and whose `recv` waker
     /// was set or taken since (so its flag may be stale).
@@ -364,6 +368,7 @@ impl<T> Core<T> {
             pool: Vec::with_capacity(warm),
             graves: Vec::new(),
             lazy: Vec::new(),
+            pending: Arc::new(Pending::default()),
             publishers: WaitList::new(),
             reserved: 0,
             hot_all: false,

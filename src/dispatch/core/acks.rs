@@ -45,8 +45,9 @@
 //!
 //! Transitions: a delivery sets its bit with one CAS from a word without
 //! `HOT` or `CLOSED` (release: publishes its reads of the message, which
-//! the slot's next write must follow). Under the lock the core clears bits it collects
-//! (acquire), sets or clears `HOT`, and sets `CLOSED`; setting a flag is a
+//! the slot's next write must follow; acquire too, see [`Pending`]). Under
+//! the lock the core clears bits it collects (acquire and release), sets
+//! or clears `HOT`, and sets `CLOSED`; setting a flag is a
 //! swap that also collects every bit set before it, so a bit is either
 //! collected by the operation that set the flag or never set at all. That
 //! single word is why no fence is needed: a waiter's registration and an
@@ -55,10 +56,32 @@
 //! after the acquire that collects the bit: the bit publishes the stamp.
 //! Stamp `i` is written only by the live delivery at window index `i`, and
 //! read only for a collected bit, before the index is reused.
+//!
+//! # Which words to collect
+//!
+//! Every locked operation collects, and most find nothing: rather than
+//! read every consumer's word each time, the core reads one [`Pending`]
+//! mask, in which an ack raises its consumer's bit (slab index modulo 64)
+//! after setting its own. The core takes the mask (a swap to 0, acquire)
+//! and then collects the words of the consumers it names with a
+//! read-modify-write each (acquire and release, never a plain peek).
+//!
+//! Why an ack is never left behind with its mask bit clear: an ack reads
+//! the mask after its CAS, and raises the bit (release) unless it is set.
+//! If it reads the bit set, the first take of that bit after it (in the
+//! mask's modification order) collects the word after the ack's CAS: were
+//! that collection earlier in the word's order, the ack's CAS (acquire)
+//! would read from it (release, or a read-modify-write after it), so the
+//! take before it would happen before the ack's read of the mask, which
+//! could then not see the bit as it was before the take. If it raises the
+//! bit, the take that clears it reads the raise (acquire): the ack's CAS
+//! happens before that collection. And an operation that happens after
+//! an ack sees the bit set (and collects after the CAS), or cleared by a
+//! take before it (which collected it, under the lock, before).
 
 use super::{Core, Dirty, Effects};
 use crate::dispatch::Strategy;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// Bits of window indices that can be acked without the lock.
 pub(super) const LAZY_SLOTS: usize = 62;
@@ -76,6 +99,9 @@ const CLOSED: u64 = 1 << 63;
 #[derive(Debug)]
 pub(in crate::dispatch) struct Acks {
     word: AtomicU64,
+    /// The dispatcher's mask, and this consumer's bit in it.
+    pending: Arc<Pending>,
+    bit: u64,
     /// Adaptive: one per window index with a bit (empty otherwise).
     stamps: Box<[Stamp]>,
 }
@@ -89,12 +115,14 @@ struct Stamp {
 }
 
 impl Acks {
-    /// A word for a new consumer: `HOT` if every ack must take the lock;
-    /// with stamps if its acks are timed (Adaptive).
-    pub(super) fn new(hot: bool, timed: bool) -> Self {
+    /// A word for a new consumer at slab index `ci`: `HOT` if every ack
+    /// must take the lock; with stamps if its acks are timed (Adaptive).
+    pub(super) fn new(hot: bool, timed: bool, pending: &Arc<Pending>, ci: usize) -> Self {
         let stamps = if timed { LAZY_SLOTS } else { 0 };
         Self {
             word: AtomicU64::new(if hot { HOT } else { 0 }),
+            pending: Arc::clone(pending),
+            bit: Pending::bit(ci),
             stamps: (0..stamps)
                 .map(|_| Stamp {
                     handed_at: AtomicU64::new(0),
@@ -143,10 +171,13 @@ impl Acks {
             match self.word.compare_exchange_weak(
                 cur,
                 cur | bit,
-                Ordering::Release,
+                Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.pending.raise(self.bit);
+                    return true;
+                }
                 Err(now) => cur = now,
             }
         }
@@ -158,19 +189,13 @@ impl Acks {
         self.word.load(Ordering::Relaxed) & (HOT | CLOSED) != 0
     }
 
-    /// Whether some index looks acked (a cheap, racy peek).
-    #[inline]
-    fn pending(&self) -> bool {
-        self.word.load(Ordering::Relaxed) & INDICES != 0
-    }
-
-    /// Under the lock: takes the acked indices (bits `0..62`).
+    /// Under the lock, once its bit was taken from the [`Pending`] mask:
+    /// takes the acked indices (bits `0..62`). Always a read-modify-write,
+    /// release too (see the module docs): a plain peek could miss an ack
+    /// that then finds the mask bit still set and does not raise it.
     #[inline]
     pub(super) fn collect(&self) -> u64 {
-        if !self.pending() {
-            return 0;
-        }
-        self.word.fetch_and(!INDICES, Ordering::Acquire) & INDICES
+        self.word.fetch_and(!INDICES, Ordering::AcqRel) & INDICES
     }
 
     /// Under the lock: sets or clears `HOT`; returns indices acked before
@@ -191,19 +216,60 @@ impl Acks {
     }
 }
 
+/// Which consumers' ack words may hold acks: bit `ci % 64` for the
+/// consumer at slab index `ci`. One per dispatcher, shared by the core
+/// and every ack word. See the module docs.
+#[derive(Debug, Default)]
+pub(in crate::dispatch) struct Pending(AtomicU64);
+
+impl Pending {
+    fn bit(ci: usize) -> u64 {
+        1 << (ci % 64)
+    }
+
+    /// After an ack set its bit in its consumer's word: makes sure the
+    /// consumer's bit is set here.
+    #[inline]
+    fn raise(&self, bit: u64) {
+        if self.0.load(Ordering::Relaxed) & bit == 0 {
+            self.0.fetch_or(bit, Ordering::Release);
+        }
+    }
+
+    /// Under the lock: takes the mask (0 if none is set: a plain load).
+    /// A stale 0 only misses acks made concurrently, not before: what
+    /// happens before this load is seen (its raise, or the take that
+    /// cleared it and collected the ack).
+    #[inline]
+    fn take(&self) -> u64 {
+        if self.0.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.take_now()
+    }
+
+    /// [`take`](Self::take) without the peek.
+    fn take_now(&self) -> u64 {
+        self.0.swap(0, Ordering::Acquire)
+    }
+}
+
 impl<T> Core<T> {
     /// Settles the acks every consumer made without the lock. Every locked
     /// operation starts with this, so what it reads or assigns is exact.
     /// Returns whether there were any (the caller pumps).
     pub(in crate::dispatch) fn collect_acks(&mut self, fx: &mut Effects<T>) -> bool {
-        // Most operations find none: one tight scan says so (`collect`
-        // peeks the same way, racily, before its read-modify-write).
-        if !self.lazy.iter().any(|(_, acks)| acks.pending()) {
+        // Most operations find none: one load of the mask says so.
+        let mask = self.pending.take();
+        if mask == 0 {
             return false;
         }
         let mut settled = false;
         for i in 0..self.lazy.len() {
             let (ci, ref acks) = self.lazy[i];
+            if acks.bit & mask == 0 {
+                continue;
+            }
             let bits = acks.collect();
             if bits != 0 {
                 self.settle_lazy(ci, bits, fx);
@@ -411,8 +477,50 @@ impl<T> Core<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Acks, HOT, INDICES};
+    use super::{Acks, HOT, INDICES, Pending};
     use crate::sync::{Arc, Ordering, model, thread};
+
+    /// The core's collection: takes the mask, collects the word if its bit
+    /// was set. Loom explores fewer stale reads of the mask after the
+    /// plain load that `take` starts with, so the racing collection skips
+    /// it (`peek` false) and the one after the acks uses it.
+    fn collect(pending: &Pending, acks: &Acks, peek: bool) -> u64 {
+        let mask = if peek {
+            pending.take()
+        } else {
+            pending.take_now()
+        };
+        if mask & acks.bit == 0 {
+            0
+        } else {
+            acks.collect()
+        }
+    }
+
+    /// Two deliveries of one consumer ack without the lock on two threads
+    /// while the core collects through the mask: each ack is collected
+    /// exactly once, by the concurrent collection or by one made after
+    /// both acks (never left with its mask bit clear, never taken twice).
+    #[test]
+    fn loom_acks_racing_collect_through_the_mask() {
+        model(|| {
+            let pending = Arc::new(Pending::default());
+            let acks = Arc::new(Acks::new(false, false, &pending, 5));
+            let ackers: Vec<_> = (0..2)
+                .map(|at| {
+                    let acks = Arc::clone(&acks);
+                    thread::spawn(move || assert!(acks.try_ack(at)))
+                })
+                .collect();
+            let during = collect(&pending, &acks, false);
+            for acker in ackers {
+                acker.join().unwrap();
+            }
+            let after = collect(&pending, &acks, true);
+            assert_eq!(during & after, 0, "collected twice");
+            assert_eq!(during | after, 0b11, "an ack was left behind");
+        });
+    }
 
     /// Adaptive: a delivery stamps its times and acks without the lock
     /// while the core collects (or sets `HOT`): whenever the core sees the
@@ -420,7 +528,8 @@ mod tests {
     #[test]
     fn loom_stamped_ack_racing_collect() {
         model(|| {
-            let acks = Arc::new(Acks::new(false, true));
+            let pending = Arc::new(Pending::default());
+            let acks = Arc::new(Acks::new(false, true, &pending, 0));
             // A previous delivery at the same index left other times.
             acks.stamp(3, 1, 2);
             let delivery = {
@@ -449,7 +558,7 @@ mod tests {
 
     #[test]
     fn untimed_words_have_no_stamps() {
-        let acks = Acks::new(false, false);
+        let acks = Acks::new(false, false, &Arc::new(Pending::default()), 0);
         acks.stamp(0, 1, 2);
         assert!(acks.try_ack(0));
         assert_eq!(acks.collect(), 1);

@@ -2,8 +2,8 @@
 //! and per-consumer settings.
 
 use super::{
-    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Outcome, Rank, Received, SlotRef,
-    Strategy, Subscription,
+    Acks, ConsumerState, Core, Counters, Dirty, Effects, Entry, Fifo, Outcome, Rank, Received,
+    SlotRef, Strategy, Subscription,
 };
 use crate::sync::Arc;
 use core::task::{Poll, Waker};
@@ -25,6 +25,7 @@ impl<T> Core<T> {
         } else {
             self.log_base + self.backlog.len() as u64
         };
+        let ci = self.vacant.pop().unwrap_or(self.consumers.len());
         let state = ConsumerState {
             id,
             // Set below, once it is ranked.
@@ -33,13 +34,18 @@ impl<T> Core<T> {
             auto_ack: sub.auto_ack,
             window: Vec::with_capacity(sub.prefetch.min(4096)),
             free: Vec::with_capacity(sub.prefetch.min(4096)),
-            ready: VecDeque::with_capacity(sub.prefetch.min(4096)),
+            ready: Fifo::with_capacity(sub.prefetch.min(4096)),
             waker: None,
             cursor,
             redo: VecDeque::new(),
             stats: Counters::default(),
             // `HOT` until the end of this operation decides (`sync_hot`).
-            acks: Arc::new(Acks::new(true, self.strategy == Strategy::Adaptive)),
+            acks: Arc::new(Acks::new(
+                true,
+                self.strategy == Strategy::Adaptive,
+                &self.pending,
+                ci,
+            )),
             hot: true,
         };
         // Auto-ack deliveries are settled by `recv`. A message with drop
@@ -48,16 +54,11 @@ impl<T> Core<T> {
         let lazy = !sub.auto_ack && !::core::mem::needs_drop::<T>();
         let acks = lazy.then(|| Arc::clone(&state.acks));
         self.hot_dirty = Dirty::All;
-        let ci = match self.vacant.pop() {
-            Some(ci) => {
-                self.consumers[ci] = Some(state);
-                ci
-            }
-            None => {
-                self.consumers.push(Some(state));
-                self.consumers.len() - 1
-            }
-        };
+        if ci == self.consumers.len() {
+            self.consumers.push(Some(state));
+        } else {
+            self.consumers[ci] = Some(state);
+        }
         if let Some(acks) = &acks {
             self.lazy.push((ci, Arc::clone(acks)));
         }
@@ -106,11 +107,16 @@ impl<T> Core<T> {
     /// not, go back to the front of the backlog in their original order
     /// (under Broadcast its copies are released instead: the other
     /// consumers have their own).
-    pub(in crate::dispatch) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
+    ///
+    /// Returns how many of its deliveries live on, stale, each given a
+    /// count of its slot here: the consumer gives each a count of its link
+    /// too (see `consumer::LinkRef`).
+    pub(in crate::dispatch) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) -> usize {
         self.retire_acks(ci, fx);
         let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
-            return;
+            return 0;
         };
+        let mut stale = 0;
         self.vacant.push(ci);
         let rank = self.ranks.remove(c.rank);
         self.renumber();
@@ -123,7 +129,7 @@ impl<T> Core<T> {
         self.in_flight -= rank.unacked;
         // Never handed out: not received (their refs lent, and give up,
         // nothing).
-        for ready in c.ready.drain(..) {
+        while let Some(ready) = c.ready.pop_front() {
             let Some(token) = ready.token else {
                 unreachable!("dispatch: a ready delivery without a token")
             };
@@ -136,6 +142,7 @@ impl<T> Core<T> {
                 if flight.received {
                     // Its delivery lives on, stale: it needs a count now.
                     SlotRef::give_count(&flight.slot);
+                    stale += 1;
                 }
                 self.release(flight.slot, fx);
             }
@@ -143,7 +150,7 @@ impl<T> Core<T> {
                 self.release(entry.slot, fx);
             }
             self.trim_log(fx);
-            return;
+            return stale;
         }
         // Newest first, each pushed to the front: the oldest ends first.
         while let Some(at) = (0..c.window.len())
@@ -156,6 +163,7 @@ impl<T> Core<T> {
             if flight.received {
                 // Its delivery lives on, stale: it needs a count now.
                 SlotRef::give_count(&flight.slot);
+                stale += 1;
             }
             let attempt = if flight.received {
                 flight.attempt
@@ -173,6 +181,7 @@ impl<T> Core<T> {
                 });
             }
         }
+        stale
     }
 
     /// `recv`'s core: the next delivery assigned to `ci`, `None` once
@@ -192,7 +201,7 @@ impl<T> Core<T> {
         &mut self,
         ci: usize,
         waker: Option<&Waker>,
-        more: &mut VecDeque<Received<T>>,
+        more: &mut Fifo<Received<T>>,
     ) -> Poll<Option<Received<T>>> {
         let c = self.consumer(ci);
         if c.auto_ack {

@@ -56,11 +56,18 @@ impl Rank {
     /// weighs picks and sizes windows (`weighed_ns`), which then follows it:
     /// the caller computes weights and windows again.
     pub(super) fn observe(&mut self, rtt_ns: u64) -> bool {
-        let rtt = (rtt_ns as f64).max(1.0);
+        // Plain comparisons rather than `f64::max`/`min`, whose NaN
+        // handling costs instructions on every ack: nothing here is NaN.
+        // Converted through `i64` (one instruction on x86-64; `u64` takes
+        // several): the same value below 2^63 ns (292 years), saturated
+        // above.
+        let rtt = rtt_ns.min(i64::MAX as u64) as i64 as f64;
+        let rtt = if rtt < 1.0 { 1.0 } else { rtt };
         if self.mean_ns == 0.0 {
             self.mean_ns = rtt;
         } else {
-            let sample = rtt.min(self.mean_ns * MEAN_CLAMP);
+            let cap = self.mean_ns * MEAN_CLAMP;
+            let sample = if rtt < cap { rtt } else { cap };
             self.mean_ns += (sample - self.mean_ns) * MEAN_GAIN;
         }
         let moved = (self.mean_ns - self.weighed_ns).abs() > self.weighed_ns * MEAN_SLACK;
@@ -113,9 +120,24 @@ impl<T> Core<T> {
 
     /// Round robin in one pass over `ranks` (the hot path of the common
     /// strategy): the least recently picked consumer with credit among the
-    /// highest priority that has any.
+    /// highest priority that has any. As [`best_in_group`](Self::best_in_group),
+    /// but the best turn so far is kept by value, in a register, rather
+    /// than re-read through a reference at each rank.
     fn least_recent(&self) -> Option<usize> {
-        self.best_in_group(|r, best| r.turn < best.turn)
+        let first = self.first_with_credit()?;
+        let (head, rest) = self.ranks.get(first..)?.split_first()?;
+        let mut best = 0;
+        let mut best_turn = head.turn;
+        for (at, r) in rest.iter().enumerate() {
+            if r.priority != head.priority {
+                break;
+            }
+            if r.has_credit() && r.turn < best_turn {
+                best = at + 1;
+                best_turn = r.turn;
+            }
+        }
+        Some(first + best)
     }
 
     /// Weighted and Adaptive, over the highest priority group with credit
@@ -191,27 +213,33 @@ impl<T> Core<T> {
     /// first member with credit.
     #[inline]
     fn swrr_from(&mut self, first: usize) -> Option<usize> {
-        let ranks = &mut self.ranks[first..];
-        let priority = ranks[0].priority;
-        let mut total: i64 = 0;
-        let mut best: Option<(usize, i64)> = None;
-        for (at, r) in ranks.iter_mut().enumerate() {
+        let ranks = self.ranks.get_mut(first..)?;
+        let (head, rest) = ranks.split_first_mut()?;
+        let priority = head.priority;
+        // `first` has credit: the first candidate, and the best so far
+        // (ties go to the earliest).
+        head.current = head.current.saturating_add(head.swrr);
+        let mut total = head.swrr;
+        let mut best_cur = head.current;
+        let mut best = 0;
+        for (at, r) in rest.iter_mut().enumerate() {
             if r.priority != priority {
                 break;
             }
             if !r.has_credit() {
                 continue;
             }
-            r.current = r.current.saturating_add(r.swrr);
+            let cur = r.current.saturating_add(r.swrr);
+            r.current = cur;
             total = total.saturating_add(r.swrr);
-            if best.is_none_or(|(_, cur)| r.current > cur) {
-                best = Some((at, r.current));
+            if cur > best_cur {
+                best_cur = cur;
+                best = at + 1;
             }
         }
-        let (chosen, _) = best?;
-        let r = &mut ranks[chosen];
-        r.current = r.current.saturating_sub(total);
-        Some(first + chosen)
+        let r = &mut ranks[best];
+        r.current = best_cur.saturating_sub(total);
+        Some(first + best)
     }
 
     /// The index in `ranks` of the first consumer with credit.

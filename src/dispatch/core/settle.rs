@@ -25,13 +25,15 @@ impl<T> Core<T> {
     /// Ends a delivery as `end` says; `slot` is its hold on the message.
     /// If its token is stale (its consumer was dropped) or absent, only
     /// the count it holds is handed back. With `end.take`, an acked
-    /// message that nobody else shares is returned.
+    /// message that nobody else shares is returned. Also returns whether
+    /// `slot` owned its count (no live token), as the delivery's hold on
+    /// its link does then (see `consumer::LinkRef`).
     pub(in crate::dispatch) fn finish(
         &mut self,
         end: Finish,
         slot: SlotRef<T>,
         fx: &mut Effects<T>,
-    ) -> Option<T> {
+    ) -> (Option<T>, bool) {
         let Finish {
             consumer,
             token,
@@ -47,13 +49,13 @@ impl<T> Core<T> {
             // left its window with its consumer, which gave it a count
             // (see `slot`).
             let slot = unsafe { slot.into_owned() };
-            return self.release_or_take(slot, take, fx);
+            return (self.release_or_take(slot, take, fx), true);
         };
         // The token was live: `slot` was lent by the entry just taken out,
         // whose clone stands for the message from here on.
         if self.settle.is_some() && outcome != Outcome::Ack {
             self.settle_out(Some(ci), flight.slot, outcome, flight.attempt, fx);
-            return None;
+            return (None, false);
         }
         let c = self.consumer(ci);
         match outcome {
@@ -73,7 +75,7 @@ impl<T> Core<T> {
                 if let Some(settle) = &self.settle {
                     settle(flight.slot.get(), Settle::Ack);
                 }
-                return self.release_or_take(flight.slot, take, fx);
+                return (self.release_or_take(flight.slot, take, fx), false);
             }
             Outcome::Nack(Requeue::No) => {
                 c.stats.nacked += 1;
@@ -98,7 +100,7 @@ impl<T> Core<T> {
                 }
             }
         }
-        None
+        (None, false)
     }
 
     /// Adaptive: records the service time of a delivery of `ci` acked at

@@ -30,6 +30,7 @@
 //! lock) per message over a clone per delivery.
 
 use crate::sync::{Arc, AtomicBool, UnsafeCell};
+use core::ptr::NonNull;
 
 /// One message, shared by the core's tables and the deliveries of it.
 pub(in crate::dispatch) struct Slot<T> {
@@ -80,7 +81,9 @@ impl<T> Slot<T> {
 /// [`Core::unreceive`](super::Core::unreceive), or forgotten once its
 /// lock-free ack is published.
 pub(in crate::dispatch) struct SlotRef<T> {
-    ptr: *const Slot<T>,
+    /// Non-null, so that an `Option` of it (and of what holds it) needs no
+    /// flag of its own: deliveries are moved by value at every step.
+    ptr: NonNull<Slot<T>>,
 }
 
 // SAFETY: a `SlotRef` is used as an `Arc<Slot<T>>` would be (it reads the
@@ -94,14 +97,14 @@ impl<T> SlotRef<T> {
     /// Lent by the window entry holding `slot`: no count of its own.
     pub(super) fn lend(slot: &Arc<Slot<T>>) -> Self {
         Self {
-            ptr: Arc::as_ptr(slot),
+            ptr: non_null(Arc::as_ptr(slot)),
         }
     }
 
     /// Owns the count of `slot`.
     pub(super) fn own(slot: Arc<Slot<T>>) -> Self {
         Self {
-            ptr: Arc::into_raw(slot),
+            ptr: non_null(Arc::into_raw(slot)),
         }
     }
 
@@ -112,7 +115,7 @@ impl<T> SlotRef<T> {
         // only when this ref is given up, or after the core gave the ref a
         // count of its own). The core outlives it too: a delivery holds
         // its queue.
-        unsafe { &*self.ptr }
+        unsafe { self.ptr.as_ref() }
     }
 
     /// Takes back the count this ref owns.
@@ -126,7 +129,7 @@ impl<T> SlotRef<T> {
         // SAFETY: the pointer comes from `Arc::into_raw` or `Arc::as_ptr`
         // of a live clone (the same pointer), and the caller vouches for
         // the count it takes over.
-        unsafe { Arc::from_raw(self.ptr) }
+        unsafe { Arc::from_raw(self.ptr.as_ptr()) }
     }
 
     /// Under the lock, when the window entry `slot` that lent a live
@@ -135,5 +138,14 @@ impl<T> SlotRef<T> {
     /// ([`into_owned`](Self::into_owned)).
     pub(super) fn give_count(slot: &Arc<Slot<T>>) {
         core::mem::forget(Arc::clone(slot));
+    }
+}
+
+/// The pointer of a live `Arc` (never null), as a `NonNull`.
+#[inline(always)]
+pub(in crate::dispatch) fn non_null<S>(ptr: *const S) -> NonNull<S> {
+    match NonNull::new(ptr.cast_mut()) {
+        Some(ptr) => ptr,
+        None => unreachable!("dispatch: a null Arc pointer"),
     }
 }
