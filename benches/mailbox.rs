@@ -115,9 +115,12 @@ impl Chan for Kanal {
 /// cost when a send keeps its message until the mailbox has room for it,
 /// as the contract's "`send` drops its message with the future" requires.
 /// One slot and an `AtomicWaker` per side, nothing else: every message
-/// costs one run of the producer and one of the consumer. kanal and flume
-/// beat it at capacity 1 by moving a waiting send's message out of its
-/// future (a cancelled send may then have delivered). One producer only.
+/// costs one run of the producer and one of the consumer. kanal beats it
+/// at capacity 1 by moving a waiting send's message out of its future (a
+/// cancelled send may then have delivered), so several messages pass per
+/// run. flowgate's distance to this row is its own cost (the queue of
+/// waiting senders); its distance to kanal below this row is the
+/// contract's. One producer only.
 struct Floor;
 
 /// [`Floor`]'s slot: `0` when empty, else the message plus one.
