@@ -6,7 +6,7 @@
 mod runtime_matrix;
 
 use flowgate::credit::CreditSemaphore;
-use flowgate::dispatch::{Dispatcher, Strategy, Subscription};
+use flowgate::dispatch::{Consumer, Dispatcher, Strategy, Subscription};
 use flowgate::mailbox;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -64,23 +64,34 @@ fn credit_window_between_tasks() {
     });
 }
 
+/// A dispatcher with `capacity` and three consumers of prefetch 2 (no
+/// handle kept, so it closes once the producer is done), and the producer
+/// that publishes `0..messages` to it.
+fn three_consumers(
+    strategy: Strategy,
+    capacity: usize,
+    messages: u32,
+) -> (impl std::future::Future<Output = ()>, Vec<Consumer<u32>>) {
+    let queue = Dispatcher::<u32>::builder()
+        .capacity(capacity)
+        .strategy(strategy)
+        .build();
+    let publisher = queue.publisher();
+    let consumers = (0..3)
+        .map(|_| queue.subscribe(Subscription::prefetch(2)))
+        .collect();
+    let producer = async move {
+        for n in 0..messages {
+            publisher.publish(n).await.unwrap();
+        }
+    };
+    (producer, consumers)
+}
+
 #[test]
 fn dispatcher_work_queue() {
     runtime_matrix::each_executor(|| async {
-        let queue = Dispatcher::<u32>::builder()
-            .capacity(8)
-            .strategy(Strategy::RoundRobin)
-            .build();
-        let publisher = queue.publisher();
-        let consumers: Vec<_> = (0..3)
-            .map(|_| queue.subscribe(Subscription::prefetch(2)))
-            .collect();
-        drop(queue);
-        let producer = async move {
-            for n in 0..300 {
-                publisher.publish(n).await.unwrap();
-            }
-        };
+        let (producer, consumers) = three_consumers(Strategy::RoundRobin, 8, 300);
         let workers = consumers.into_iter().map(|mut consumer| async move {
             let mut got = 0u32;
             while let Some(delivery) = consumer.recv().await {
@@ -97,20 +108,7 @@ fn dispatcher_work_queue() {
 #[test]
 fn broadcast_fanout_to_every_consumer() {
     runtime_matrix::each_executor(|| async {
-        let queue = Dispatcher::<u32>::builder()
-            .capacity(4)
-            .strategy(Strategy::Broadcast)
-            .build();
-        let publisher = queue.publisher();
-        let consumers: Vec<_> = (0..3)
-            .map(|_| queue.subscribe(Subscription::prefetch(2)))
-            .collect();
-        drop(queue);
-        let producer = async move {
-            for n in 0..100 {
-                publisher.publish(n).await.unwrap();
-            }
-        };
+        let (producer, consumers) = three_consumers(Strategy::Broadcast, 4, 100);
         let readers = consumers.into_iter().map(|consumer| {
             consumer
                 .map(|delivery| {

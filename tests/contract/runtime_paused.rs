@@ -83,6 +83,18 @@ fn plain_forms_use_tokio_time_in_a_spawned_task() {
     });
 }
 
+/// On paused time: a `recv_timeout` of an hour gets the message a task
+/// sends ten seconds from now.
+async fn a_send_ten_seconds_away_arrives_within_an_hour() {
+    let (tx, mut rx) = mailbox::bounded::<u32>(1);
+    let sender = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        tx.send(7).await.unwrap();
+    });
+    assert_eq!(rx.recv_timeout(HOUR).await, Ok(7));
+    sender.await.unwrap();
+}
+
 #[test]
 fn a_deadline_met_on_paused_time_hands_over_what_arrived() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -102,13 +114,7 @@ fn a_deadline_met_on_paused_time_hands_over_what_arrived() {
         let held = sem.acquire_timeout(1, HOUR).await.unwrap();
         assert_eq!(held.count(), 1);
         granter.await.unwrap();
-        let (tx, mut rx) = mailbox::bounded::<u32>(1);
-        let sender = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            tx.send(7).await.unwrap();
-        });
-        assert_eq!(rx.recv_timeout(HOUR).await, Ok(7));
-        sender.await.unwrap();
+        a_send_ten_seconds_away_arrives_within_an_hour().await;
     });
 }
 
@@ -118,13 +124,7 @@ fn a_deadline_met_on_paused_time_hands_over_what_arrived() {
 #[tokio::test(start_paused = true)]
 async fn a_timeout_counts_from_tokio_now_once_paused_time_has_moved_on() {
     tokio::time::sleep(HOUR * 2).await;
-    let (tx, mut rx) = mailbox::bounded::<u32>(1);
-    let sender = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        tx.send(7).await.unwrap();
-    });
-    assert_eq!(rx.recv_timeout(HOUR).await, Ok(7));
-    sender.await.unwrap();
+    a_send_ten_seconds_away_arrives_within_an_hour().await;
     let sem = CreditSemaphore::new(0);
     let before = tokio::time::Instant::now();
     assert!(sem.acquire_timeout(1, HOUR).await.is_err());
