@@ -12,6 +12,15 @@ use std::time::Duration;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// A current-thread runtime whose clock starts paused.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 async fn every_plain_form_expires_on_paused_time() {
     let start = tokio::time::Instant::now();
     let sem = CreditSemaphore::new(1);
@@ -56,12 +65,7 @@ async fn every_plain_form_expires_on_paused_time() {
 
 #[test]
 fn plain_forms_use_tokio_time_on_a_current_thread_runtime() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-        .block_on(every_plain_form_expires_on_paused_time());
+    paused_runtime().block_on(every_plain_form_expires_on_paused_time());
 }
 
 #[tokio::test(start_paused = true)]
@@ -71,12 +75,7 @@ async fn plain_forms_use_tokio_time_under_the_test_attribute() {
 
 #[test]
 fn plain_forms_use_tokio_time_in_a_spawned_task() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    paused_runtime().block_on(async {
         tokio::spawn(every_plain_form_expires_on_paused_time())
             .await
             .unwrap();
@@ -97,12 +96,7 @@ async fn a_send_ten_seconds_away_arrives_within_an_hour() {
 
 #[test]
 fn a_deadline_met_on_paused_time_hands_over_what_arrived() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    paused_runtime().block_on(async {
         let sem = Arc::new(CreditSemaphore::new(0));
         let granter = {
             let sem = Arc::clone(&sem);
