@@ -162,15 +162,28 @@ const SLICE_MAX_DEBT: u32 = 128;
 /// `SLICE_UNIT_NS` of the period's time in all (the one unit each spends
 /// anyway included), so a turn lasts about the same *time* for every such
 /// task, as it would under a preemptive scheduler. A period is
-/// `SLICE_OPS` completed operations, or fewer when one waits: the clock is
-/// read when a period ends and when the first operation after a wait
-/// completes.
+/// `SLICE_OPS` completed operations, or fewer when the budget runs out
+/// first: the clock is read when a period ends and when the first
+/// operation after a `Pending` completes. A period in which an operation
+/// waits for its event is dropped unread: a task that waits is not one
+/// that hogs its worker.
 ///
 /// Time in which the operation itself waited (`Pending`, for want of
 /// messages or of budget) is not counted; time the task spent waiting for
 /// something else between two operations is, and costs it at most one
 /// extra yield (`SLICE_MAX_DEBT`). Without the `tokio` feature (or outside
 /// a tokio runtime, where the budget is unlimited) this spends nothing.
+/// How an operation metered by a [`Slice`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Polled {
+    /// It completed.
+    Ready,
+    /// It waits for its event (`Pending`).
+    Waiting,
+    /// The task's budget ran out before it (`Pending`, task rescheduled).
+    OutOfBudget,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Slice {
     #[cfg(all(feature = "tokio", not(flowgate_loom)))]
@@ -205,28 +218,35 @@ impl Slice {
         Poll::Ready(())
     }
 
-    /// After an operation: `ready` if it completed, `false` if it returned
-    /// `Pending` (waiting, or out of budget).
+    /// After an operation, how it went.
     #[inline]
-    pub(crate) fn polled(&mut self, ready: bool) {
+    pub(crate) fn polled(&mut self, outcome: Polled) {
         #[cfg(all(feature = "tokio", not(flowgate_loom)))]
         {
             let state = &mut self.state;
-            match (ready, state.since) {
+            match (outcome, state.since) {
                 // The first operation after a wait starts a period.
-                (true, None) => state.since = Some(std::time::Instant::now()),
-                (true, Some(_)) => {
+                (Polled::Ready, None) => state.since = Some(std::time::Instant::now()),
+                (Polled::Ready, Some(_)) => {
                     state.ops += 1;
                     if state.ops >= SLICE_OPS {
                         self.end_period(true);
                     }
                 }
-                // A wait ends the period: what follows is not work.
-                (false, Some(_)) => self.end_period(false),
-                (false, None) => {}
+                // Out of budget: the turn ends here, and its work so far
+                // is owed; the time until the task runs again is not work.
+                (Polled::OutOfBudget, Some(_)) => self.end_period(false),
+                // Nothing to take: the task is not busy enough to need
+                // slicing, and the period (under `SLICE_OPS` operations)
+                // is dropped without a clock read.
+                (Polled::Waiting, Some(_)) => {
+                    state.since = None;
+                    state.ops = 0;
+                }
+                (_, None) => {}
             }
         }
-        let _ = ready;
+        let _ = outcome;
     }
 
     /// Reads the clock: the work time of the period just ended becomes

@@ -2,13 +2,14 @@
 
 use super::core::{Acks, Clock, Fifo, Finish, Outcome, Received, SlotRef, Token, non_null};
 use super::{Requeue, Shared, Subscription, TryRecvError};
+use crate::coop::Polled;
 use crate::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::ops::Deref;
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::task::{Context, Poll, ready};
+use core::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 
 /// Receives the deliveries a [`Dispatcher`](super::Dispatcher) assigns to
@@ -197,18 +198,20 @@ impl<T> Consumer<T> {
         // unit is given back if this poll ends `Pending`), and by the time
         // the task worked since its last `recv` ("Cooperative scheduling"
         // in the module docs).
-        let poll = self.poll_budgeted(cx);
-        self.slice.polled(poll.is_ready());
-        poll
-    }
-
-    /// [`poll`](Self::poll) once the budget allows it.
-    fn poll_budgeted(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery<T>>> {
-        ready!(self.slice.poll_pay(cx));
-        let budget = ready!(crate::coop::poll_proceed(cx));
+        let budget = match self.slice.poll_pay(cx) {
+            Poll::Ready(()) => crate::coop::poll_proceed(cx),
+            Poll::Pending => Poll::Pending,
+        };
+        let Poll::Ready(budget) = budget else {
+            self.slice.polled(Polled::OutOfBudget);
+            return Poll::Pending;
+        };
         let poll = self.poll(Some(cx));
         if poll.is_ready() {
             budget.made_progress();
+            self.slice.polled(Polled::Ready);
+        } else {
+            self.slice.polled(Polled::Waiting);
         }
         poll
     }
