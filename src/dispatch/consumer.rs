@@ -487,11 +487,12 @@ impl<T> Delivery<T> {
         let (Some(token), Some(acks)) = (self.token, link.acks.as_deref()) else {
             return false;
         };
+        if acks.looks_hot() {
+            // Skip the clock read and the count below: the ack takes the
+            // lock.
+            return false;
+        }
         if let Some(clock) = &link.clock {
-            if acks.looks_hot() {
-                // Skip the clock read: the ack takes the lock.
-                return false;
-            }
             // Adaptive: the core times the ack when it collects it.
             acks.stamp(token.window(), self.handed_at, clock.now_ns());
         }
@@ -499,7 +500,12 @@ impl<T> Delivery<T> {
         // and on a `CLOSED` one (stale: the lock sorts it out). Otherwise
         // the window entry lends `slot`: once the ack is published, the
         // core releases the entry's clone and the pointer is given up, and
-        // so is the link, which the consumer may drop from then on.
+        // so is the link, which the consumer may drop from then on. But
+        // `try_ack` still raises the pending-acks mask after publishing
+        // (see `core::acks`), reading the word's fields and the mask: a
+        // count of its own keeps them alive until it returns, should the
+        // consumer (and the dispatcher) be dropped meanwhile.
+        let _held = self.link.hold();
         if acks.try_ack(token.window()) {
             self.slot = None;
             self.token = None;
@@ -642,7 +648,7 @@ impl<T> Drop for Delivery<T> {
 /// see `Consumer::drop`), one count otherwise (auto-ack deliveries, and
 /// those whose consumer was dropped). The core decides which under the
 /// lock, as for the slot: a lent ref is given up with its window entry
-/// (an ack without the lock, or a settle under it, which holds a count of
+/// (an ack without the lock, or a settle under it, each holding a count of
 /// its own meanwhile: [`hold`](Self::hold)); an owned one is handed back
 /// with [`release`](Self::release). This saves a reference count
 /// increment and decrement per delivery: two atomic read-modify-writes on

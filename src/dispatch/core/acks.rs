@@ -156,6 +156,10 @@ impl Acks {
     /// Marks window index `at` acked unless the word is `HOT` or `CLOSED`
     /// (or `at` has no bit). On `true` the ack is done: the caller must
     /// not read the message any more, as the core releases its slot.
+    ///
+    /// The caller keeps the word alive until this returns: once the bit
+    /// is set, the consumer may be dropped, and this still raises the
+    /// [`Pending`] mask through the word's fields.
     #[inline]
     pub(in crate::dispatch) fn try_ack(&self, at: usize) -> bool {
         if at >= LAZY_SLOTS {
