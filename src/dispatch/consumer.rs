@@ -650,9 +650,13 @@ impl<T> Drop for Delivery<T> {
 /// lock, as for the slot: a lent ref is given up with its window entry
 /// (an ack without the lock, or a settle under it, each holding a count of
 /// its own meanwhile: [`hold`](Self::hold)); an owned one is handed back
-/// with [`release`](Self::release). This saves a reference count
-/// increment and decrement per delivery: two atomic read-modify-writes on
-/// the consumer's path.
+/// with [`release`](Self::release).
+///
+/// It was meant to save a count increment and decrement per delivery, but
+/// a lock-free ack must hold a count through `try_ack` (which reads the
+/// ack word after publishing its bit), so today it costs what a cloned
+/// `Arc` per delivery would: a candidate for removal, or for an ack
+/// protocol whose publishing write is its last access.
 struct LinkRef<T> {
     /// Non-null, so that an `Option` of a delivery needs no flag.
     ptr: NonNull<Link<T>>,
