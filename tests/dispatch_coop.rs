@@ -14,17 +14,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use support::hog_yields;
 
-/// Publishes (without waiting) and receives one message at a time, doing
-/// `work` of CPU on each, until the other task has run; how many it took.
-async fn recv_loop(other_ran: Arc<AtomicBool>, work: Duration) -> u64 {
+/// Publishes (without waiting) and receives one message at a time, through
+/// the consumer's `Stream` if `stream` (else `recv`), doing `work` of CPU
+/// on each, until the other task has run; how many it took.
+async fn recv_loop(other_ran: Arc<AtomicBool>, work: Duration, stream: bool) -> u64 {
     let queue = Dispatcher::<u64>::new();
     let mut consumer = queue.subscribe(Subscription::prefetch(4));
     let publisher = queue.publisher();
     let mut rounds = 0u64;
-    // `try_publish` never waits: only `recv` can yield here.
+    // `try_publish` never waits: only the receive can yield here.
     while !other_ran.load(Ordering::SeqCst) {
         publisher.try_publish(rounds).unwrap();
-        let delivery = consumer.recv().await.unwrap();
+        let delivery = if stream {
+            consumer.next().await
+        } else {
+            consumer.recv().await
+        };
+        let delivery = delivery.unwrap();
         assert_eq!(*delivery, rounds);
         work_for(work);
         delivery.ack();
@@ -36,24 +42,13 @@ async fn recv_loop(other_ran: Arc<AtomicBool>, work: Duration) -> u64 {
 
 #[test]
 fn always_ready_recv_loop_yields_to_other_tasks() {
-    let rounds = hog_yields(|other_ran| recv_loop(other_ran, Duration::ZERO));
+    let rounds = hog_yields(|other_ran| recv_loop(other_ran, Duration::ZERO, false));
     assert!(rounds > 0);
 }
 
 #[test]
 fn always_ready_stream_loop_yields_to_other_tasks() {
-    let rounds = hog_yields(|other_ran| async move {
-        let queue = Dispatcher::<u64>::new();
-        let mut consumer = queue.subscribe(Subscription::prefetch(4));
-        let publisher = queue.publisher();
-        let mut rounds = 0u64;
-        while !other_ran.load(Ordering::SeqCst) {
-            publisher.try_publish(rounds).unwrap();
-            consumer.next().await.unwrap().ack();
-            rounds += 1;
-        }
-        rounds
-    });
+    let rounds = hog_yields(|other_ran| recv_loop(other_ran, Duration::ZERO, true));
     assert!(rounds > 0);
 }
 
@@ -90,7 +85,7 @@ fn a_consumer_yields_by_the_time_it_works_not_only_by_receives() {
     // 20 µs of work per message: 8 receives (one period) make 160 µs, far
     // beyond a turn (128 units of 250 ns), so the receive after them
     // yields; tokio's budget alone would allow 128 receives.
-    let rounds = hog_yields(|other_ran| recv_loop(other_ran, Duration::from_micros(20)));
+    let rounds = hog_yields(|other_ran| recv_loop(other_ran, Duration::from_micros(20), false));
     assert!(
         (1..=16).contains(&rounds),
         "yielded after {rounds} receives"
