@@ -585,10 +585,8 @@ fn two_waiting_consumers_two_publishes_both_wake() {
 /// A delivery acked (without the lock, or dropped: requeued under it) on
 /// another thread while its consumer and every handle of its dispatcher
 /// are dropped: whichever way it goes, the delivery's hold on its
-/// consumer's state (lent while its window entry is live, its own count
-/// once the consumer is gone) keeps that state alive exactly as long as
-/// it is used, and everything is freed once (loom's `Arc`s fail the model
-/// on a leak).
+/// consumer's state keeps that state alive exactly as long as it is used,
+/// and everything is freed once (loom's `Arc`s fail the model on a leak).
 #[test]
 fn delivery_outlives_its_consumer_and_dispatcher() {
     for ack in [true, false] {

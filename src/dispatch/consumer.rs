@@ -1,6 +1,6 @@
 //! Consumers, their recv future, and deliveries.
 
-use super::core::{Acks, Clock, Fifo, Finish, Outcome, Received, SlotRef, Token, non_null};
+use super::core::{Acks, Clock, Fifo, Finish, Outcome, Received, SlotRef, Token};
 use super::{Requeue, Shared, Subscription, TryRecvError};
 use crate::coop::Polled;
 use crate::sync::Arc;
@@ -8,7 +8,6 @@ use core::fmt;
 use core::future::Future;
 use core::ops::Deref;
 use core::pin::Pin;
-use core::ptr::NonNull;
 use core::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 
@@ -72,9 +71,6 @@ pub struct Consumer<T> {
 /// the queue's count sits next to its lock, and cloning it for each
 /// delivery would bounce that cache line between the consumers and the
 /// publishers that take the lock.
-///
-/// A delivery holds it through a [`LinkRef`], which costs no count while
-/// its window entry is live (see there).
 struct Link<T> {
     shared: Arc<Shared<T>>,
     /// The word the deliveries ack through without the lock (`None` for
@@ -242,13 +238,7 @@ impl<T> Consumer<T> {
                     }
                     handed_at = self.taken_at;
                 }
-                // A delivery with a token borrows the consumer's count;
-                // an auto-ack one (settled already) owns a count.
-                let link = match r.token {
-                    Some(_) => LinkRef::lend(&self.link),
-                    None => LinkRef::own(Arc::clone(&self.link)),
-                };
-                Delivery::new(link, r, handed_at)
+                Delivery::new(Arc::clone(&self.link), r, handed_at)
             })
         })
     }
@@ -351,18 +341,12 @@ impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         let key = self.key;
         let buffered = &mut self.buffered;
-        let link = &self.link;
         self.link.shared.run(|core, fx| {
             // Taken but never handed out: not received, as if still ready.
             while let Some(received) = buffered.pop_front() {
                 core.unreceive(key, received, fx);
             }
-            // Every delivery still lent this consumer's count gets one of
-            // its own, under the lock: their settles, which find their
-            // tokens stale under it, hand those back (see `LinkRef`).
-            for _ in 0..core.unsubscribe(key, fx) {
-                LinkRef::give_count(link);
-            }
+            core.unsubscribe(key, fx);
         });
     }
 }
@@ -431,9 +415,8 @@ impl<T> Drop for Recv<'_, T> {
 /// ```
 pub struct Delivery<T> {
     /// Its consumer's link: the queue, and the ack word (used only with a
-    /// token: auto-ack deliveries are settled already). Borrowed while its
-    /// token is live, else owning a count, as `slot`.
-    link: LinkRef<T>,
+    /// token: auto-ack deliveries are settled already).
+    link: Arc<Link<T>>,
     /// `Some` until settled: lent by its window entry, or owning a count
     /// (auto-ack, or after its consumer was dropped); see `core::slot`.
     slot: Option<SlotRef<T>>,
@@ -446,7 +429,7 @@ pub struct Delivery<T> {
 }
 
 impl<T> Delivery<T> {
-    fn new(link: LinkRef<T>, received: Received<T>, handed_at: u64) -> Self {
+    fn new(link: Arc<Link<T>>, received: Received<T>, handed_at: u64) -> Self {
         Self {
             link,
             slot: Some(received.slot),
@@ -483,29 +466,25 @@ impl<T> Delivery<T> {
     /// waits on this consumer's acks (see `core::acks`); `false` if the
     /// caller must take the lock.
     fn ack_lock_free(&mut self) -> bool {
-        let link = self.link.get();
-        let (Some(token), Some(acks)) = (self.token, link.acks.as_deref()) else {
+        let (Some(token), Some(acks)) = (self.token, self.link.acks.as_deref()) else {
             return false;
         };
         if acks.looks_hot() {
-            // Skip the clock read and the count below: the ack takes the
-            // lock.
+            // Skip the clock read: the ack takes the lock.
             return false;
         }
-        if let Some(clock) = &link.clock {
+        if let Some(clock) = &self.link.clock {
             // Adaptive: the core times the ack when it collects it.
             acks.stamp(token.window(), self.handed_at, clock.now_ns());
         }
         // `try_ack` fails on a `HOT` word (someone waits: take the lock)
         // and on a `CLOSED` one (stale: the lock sorts it out). Otherwise
         // the window entry lends `slot`: once the ack is published, the
-        // core releases the entry's clone and the pointer is given up, and
-        // so is the link, which the consumer may drop from then on. But
+        // core releases the entry's clone and the pointer is given up.
         // `try_ack` still raises the pending-acks mask after publishing
-        // (see `core::acks`), reading the word's fields and the mask: a
-        // count of its own keeps them alive until it returns, should the
+        // (see `core::acks`): this delivery's own count of the link keeps
+        // the word and the mask alive until it returns, should the
         // consumer (and the dispatcher) be dropped meanwhile.
-        let _held = self.link.hold();
         if acks.try_ack(token.window()) {
             self.slot = None;
             self.token = None;
@@ -590,31 +569,19 @@ impl<T> Delivery<T> {
     fn finish(&mut self, outcome: Outcome, take: bool) -> Option<T> {
         let slot = self.slot.take()?;
         let token = self.token.take();
-        // A count of its own through the locked operation: once it settles
-        // a live token, the consumer may be dropped, and with it the count
-        // this delivery borrowed, while `run` still uses the queue.
-        let link = self.link.hold();
-        let acked_at = match (&link.clock, token, outcome) {
+        let acked_at = match (&self.link.clock, token, outcome) {
             (Some(clock), Some(_), Outcome::Ack) => clock.now_ns(),
             _ => 0,
         };
         let end = Finish {
-            consumer: link.key,
+            consumer: self.link.key,
             token,
             handed_at: self.handed_at,
             acked_at,
             outcome,
             take,
         };
-        let (out, owned) = link.shared.run(|core, fx| core.finish(end, slot, fx));
-        if owned {
-            // SAFETY: the core found no live token: this delivery owned a
-            // count of the link (auto-ack, or given when its consumer was
-            // dropped), which it hands back here, once (`slot` is `None`
-            // from now on, so `finish` does nothing again).
-            unsafe { self.link.release() };
-        }
-        out
+        self.link.shared.run(|core, fx| core.finish(end, slot, fx))
     }
 }
 
@@ -638,90 +605,6 @@ impl<T> Drop for Delivery<T> {
         if self.slot.is_some() {
             self.finish(Outcome::Dropped, false);
         }
-    }
-}
-
-/// A delivery's hold on its consumer's [`Link`], as [`SlotRef`] is on its
-/// message: no count of its own while its window entry is live (its
-/// consumer's count keeps the link alive: the consumer gives the delivery a
-/// count under the lock when it is dropped, before letting go of its own,
-/// see `Consumer::drop`), one count otherwise (auto-ack deliveries, and
-/// those whose consumer was dropped). The core decides which under the
-/// lock, as for the slot: a lent ref is given up with its window entry
-/// (an ack without the lock, or a settle under it, each holding a count of
-/// its own meanwhile: [`hold`](Self::hold)); an owned one is handed back
-/// with [`release`](Self::release).
-///
-/// It was meant to save a count increment and decrement per delivery, but
-/// a lock-free ack must hold a count through `try_ack` (which reads the
-/// ack word after publishing its bit), so today it costs what a cloned
-/// `Arc` per delivery would: a candidate for removal, or for an ack
-/// protocol whose publishing write is its last access.
-struct LinkRef<T> {
-    /// Non-null, so that an `Option` of a delivery needs no flag.
-    ptr: NonNull<Link<T>>,
-}
-
-// SAFETY: a `LinkRef` is used as an `Arc<Link<T>>` would be (read on any
-// thread, its count, if it owns one, handed back on another), so it is sent
-// and shared under the same bounds.
-unsafe impl<T> Send for LinkRef<T> where Arc<Link<T>>: Send {}
-// SAFETY: as above.
-unsafe impl<T> Sync for LinkRef<T> where Arc<Link<T>>: Sync {}
-
-impl<T> LinkRef<T> {
-    /// Borrows the count of `link` (a consumer's).
-    fn lend(link: &Arc<Link<T>>) -> Self {
-        Self {
-            ptr: non_null(Arc::as_ptr(link)),
-        }
-    }
-
-    /// Owns the count of `link`.
-    fn own(link: Arc<Link<T>>) -> Self {
-        Self {
-            ptr: non_null(Arc::into_raw(link)),
-        }
-    }
-
-    /// Under the lock, for each live delivery that borrows `link`'s count
-    /// while its consumer is dropped: a count of its own, taken back by its
-    /// settle ([`release`](Self::release)).
-    fn give_count(link: &Arc<Link<T>>) {
-        core::mem::forget(Arc::clone(link));
-    }
-
-    /// The link.
-    fn get(&self) -> &Link<T> {
-        // SAFETY: the link is alive while the delivery holding this ref
-        // has not given it up: it owns a count, or borrows its consumer's,
-        // which the consumer replaces with one of the delivery's own under
-        // the lock before it lets go of its own (see the type's docs).
-        unsafe { self.ptr.as_ref() }
-    }
-
-    /// A count of the link's own, for an operation after which the
-    /// delivery may no longer borrow its consumer's.
-    fn hold(&self) -> Arc<Link<T>> {
-        // SAFETY: the pointer comes from `Arc::as_ptr` or `Arc::into_raw`
-        // of a live `Arc` (the same pointer), and the link is alive (see
-        // `get`): the count taken here is the new `Arc`'s.
-        unsafe {
-            Arc::increment_strong_count(self.ptr.as_ptr());
-            Arc::from_raw(self.ptr.as_ptr())
-        }
-    }
-
-    /// Hands back the count this ref owns.
-    ///
-    /// # Safety
-    ///
-    /// It owns one (made by [`own`](Self::own), or lent by a consumer that
-    /// gave it one with [`give_count`](Self::give_count)), not handed back
-    /// before; the ref is not used again.
-    unsafe fn release(&self) {
-        // SAFETY: as the caller vouches: the count is this ref's.
-        drop(unsafe { Arc::from_raw(self.ptr.as_ptr()) });
     }
 }
 

@@ -29,7 +29,7 @@ mod slot;
 pub(super) use self::acks::{Acks, Pending};
 pub(super) use self::effects::{Clock, Wakes};
 pub(super) use self::fifo::Fifo;
-pub(super) use self::slot::{Slot, SlotRef, non_null};
+pub(super) use self::slot::{Slot, SlotRef};
 
 use super::error::TryPublishError;
 use super::stats::{ConsumerStats, Stats};

@@ -107,16 +107,11 @@ impl<T> Core<T> {
     /// not, go back to the front of the backlog in their original order
     /// (under Broadcast its copies are released instead: the other
     /// consumers have their own).
-    ///
-    /// Returns how many of its deliveries live on, stale, each given a
-    /// count of its slot here: the consumer gives each a count of its link
-    /// too (see `consumer::LinkRef`).
-    pub(in crate::dispatch) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) -> usize {
+    pub(in crate::dispatch) fn unsubscribe(&mut self, ci: usize, fx: &mut Effects<T>) {
         self.retire_acks(ci, fx);
         let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
-            return 0;
+            return;
         };
-        let mut stale = 0;
         self.vacant.push(ci);
         let rank = self.ranks.remove(c.rank);
         self.renumber();
@@ -142,7 +137,6 @@ impl<T> Core<T> {
                 if flight.received {
                     // Its delivery lives on, stale: it needs a count now.
                     SlotRef::give_count(&flight.slot);
-                    stale += 1;
                 }
                 self.release(flight.slot, fx);
             }
@@ -150,7 +144,7 @@ impl<T> Core<T> {
                 self.release(entry.slot, fx);
             }
             self.trim_log(fx);
-            return stale;
+            return;
         }
         // Newest first, each pushed to the front: the oldest ends first.
         while let Some(at) = (0..c.window.len())
@@ -163,7 +157,6 @@ impl<T> Core<T> {
             if flight.received {
                 // Its delivery lives on, stale: it needs a count now.
                 SlotRef::give_count(&flight.slot);
-                stale += 1;
             }
             let attempt = if flight.received {
                 flight.attempt
@@ -181,7 +174,6 @@ impl<T> Core<T> {
                 });
             }
         }
-        stale
     }
 
     /// `recv`'s core: the next delivery assigned to `ci`, `None` once

@@ -25,15 +25,13 @@ impl<T> Core<T> {
     /// Ends a delivery as `end` says; `slot` is its hold on the message.
     /// If its token is stale (its consumer was dropped) or absent, only
     /// the count it holds is handed back. With `end.take`, an acked
-    /// message that nobody else shares is returned. Also returns whether
-    /// `slot` owned its count (no live token), as the delivery's hold on
-    /// its link does then (see `consumer::LinkRef`).
+    /// message that nobody else shares is returned.
     pub(in crate::dispatch) fn finish(
         &mut self,
         end: Finish,
         slot: SlotRef<T>,
         fx: &mut Effects<T>,
-    ) -> (Option<T>, bool) {
+    ) -> Option<T> {
         let Finish {
             consumer,
             token,
@@ -49,13 +47,13 @@ impl<T> Core<T> {
             // left its window with its consumer, which gave it a count
             // (see `slot`).
             let slot = unsafe { slot.into_owned() };
-            return (self.release_or_take(slot, take, fx), true);
+            return self.release_or_take(slot, take, fx);
         };
         // The token was live: `slot` was lent by the entry just taken out,
         // whose clone stands for the message from here on.
         if self.settle.is_some() && outcome != Outcome::Ack {
             self.settle_out(Some(ci), flight.slot, outcome, flight.attempt, fx);
-            return (None, false);
+            return None;
         }
         let c = self.consumer(ci);
         match outcome {
@@ -75,7 +73,7 @@ impl<T> Core<T> {
                 if let Some(settle) = &self.settle {
                     settle(flight.slot.get(), Settle::Ack);
                 }
-                return (self.release_or_take(flight.slot, take, fx), false);
+                return self.release_or_take(flight.slot, take, fx);
             }
             Outcome::Nack(Requeue::No) => {
                 c.stats.nacked += 1;
@@ -100,7 +98,7 @@ impl<T> Core<T> {
                 }
             }
         }
-        (None, false)
+        None
     }
 
     /// Adaptive: records the service time of a delivery of `ci` acked at

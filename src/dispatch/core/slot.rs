@@ -143,7 +143,7 @@ impl<T> SlotRef<T> {
 
 /// The pointer of a live `Arc` (never null), as a `NonNull`.
 #[inline(always)]
-pub(in crate::dispatch) fn non_null<S>(ptr: *const S) -> NonNull<S> {
+fn non_null<S>(ptr: *const S) -> NonNull<S> {
     match NonNull::new(ptr.cast_mut()) {
         Some(ptr) => ptr,
         None => unreachable!("dispatch: a null Arc pointer"),
