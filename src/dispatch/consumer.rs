@@ -469,11 +469,11 @@ impl<T> Delivery<T> {
         let (Some(token), Some(acks)) = (self.token, self.link.acks.as_deref()) else {
             return false;
         };
-        if acks.looks_hot() {
-            // Skip the clock read: the ack takes the lock.
-            return false;
-        }
         if let Some(clock) = &self.link.clock {
+            if acks.looks_hot() {
+                // Skip the clock read: the ack takes the lock.
+                return false;
+            }
             // Adaptive: the core times the ack when it collects it.
             acks.stamp(token.window(), self.handed_at, clock.now_ns());
         }
