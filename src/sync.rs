@@ -41,12 +41,37 @@ mod imp {
         }
     }
 
-    /// A mutex that ignores poisoning: every critical section in this crate
-    /// leaves the protected data consistent before anything can panic.
+    use std::sync::TryLockError;
+
+    /// A mutex that ignores poisoning (every critical section in this crate
+    /// leaves the protected data consistent before anything can panic) and
+    /// spins briefly before it blocks.
+    ///
+    /// # Why spin
+    ///
+    /// std's futex mutex spins only while no thread sleeps on it: once one
+    /// does, every later contender goes to sleep in the kernel at once, and
+    /// every unlock makes a system call to wake one. The critical sections
+    /// here are short (a dispatcher's pick and assign, a wait-list push),
+    /// so a contender that retries for a few microseconds nearly always
+    /// gets the lock without sleeping, and its runtime worker is not parked
+    /// for a context switch that costs more than the wait. Measured with
+    /// `benches/dispatch.rs` (1 publisher, 4 consumers, 2 tokio workers):
+    /// 117–120 ns/msg before, 92–96 after, and half the futex calls.
+    ///
+    /// The spin is bounded: [`SPIN_ROUNDS`] tries, round `r` after
+    /// `2^min(r, SPIN_MAX_SHIFT)` spin hints, at most 319 hints in all
+    /// (about 8 µs where a hint takes 25 ns, as on the AMD EPYC this was
+    /// measured on, about 1 µs where it takes a few); then it blocks.
     #[derive(Debug, Default)]
     pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
 
     pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
+
+    /// Tries of a contended [`Mutex::lock`] before it blocks.
+    const SPIN_ROUNDS: u32 = 10;
+    /// The longest pause between two tries: `2^SPIN_MAX_SHIFT` spin hints.
+    const SPIN_MAX_SHIFT: u32 = 6;
 
     impl<T> Mutex<T> {
         pub(crate) const fn new(value: T) -> Self {
@@ -55,6 +80,33 @@ mod imp {
 
         #[inline]
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            match self.try_lock() {
+                Some(guard) => guard,
+                None => self.lock_contended(),
+            }
+        }
+
+        /// The lock if it is free now (`None` if another thread holds it).
+        #[inline]
+        fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            match self.0.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            }
+        }
+
+        /// Spins with exponential back-off, then blocks (see the type docs).
+        #[cold]
+        fn lock_contended(&self) -> MutexGuard<'_, T> {
+            for round in 0..SPIN_ROUNDS {
+                for _ in 0..1u32 << round.min(SPIN_MAX_SHIFT) {
+                    std::hint::spin_loop();
+                }
+                if let Some(guard) = self.try_lock() {
+                    return guard;
+                }
+            }
             match self.0.lock() {
                 Ok(guard) => guard,
                 Err(poisoned) => poisoned.into_inner(),
@@ -126,4 +178,45 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::spawn;
     #[cfg(not(flowgate_loom))]
     pub(crate) use std::thread::spawn;
+}
+
+#[cfg(all(test, not(flowgate_loom)))]
+mod tests {
+    use super::{Arc, Mutex};
+
+    /// Contended locks still exclude each other: a read-then-write of the
+    /// guarded count, racing on four threads, loses no increment (whether
+    /// a contender got the lock spinning or blocking), and a lock poisoned
+    /// by a panicking holder is still handed out.
+    #[test]
+    fn contended_locks_exclude_each_other_and_ignore_poison() {
+        const PER_THREAD: u64 = if cfg!(miri) { 300 } else { 20_000 };
+        let count = Arc::new(Mutex::new(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let count = Arc::clone(&count);
+                std::thread::spawn(move || {
+                    for _ in 0..PER_THREAD {
+                        let mut guard = count.lock();
+                        let seen = *guard;
+                        std::hint::black_box(&mut *guard);
+                        *guard = seen + 1;
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(*count.lock(), 4 * PER_THREAD);
+
+        let poisoner = Arc::clone(&count);
+        let panicked = std::thread::spawn(move || {
+            let _guard = poisoner.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(*count.lock(), 4 * PER_THREAD);
+    }
 }
