@@ -9,10 +9,20 @@
 //! least any capacity-1 mailbox can cost when a cancelled send must drop
 //! its message (see `Floor`).
 //!
-//! `cargo bench --bench mailbox` (set `MAILBOX_BENCH_SCALE=0.1` for a
-//! quicker, noisier run; `MAILBOX_BENCH_ONLY=MPSC` for the scenarios whose
-//! name starts with that; `MAILBOX_BENCH_FLOWGATE_ONLY=1` for flowgate
-//! alone, `=rt` or `=threads` for one side of it). Best of 3 runs per cell.
+//! On the tokio runtime the MPSC row is bimodal from run to run (flowgate
+//! about 10 ns/msg or 20-35). A probe of where each task ran showed why:
+//! when tokio runs every task on one worker there is no cross-core traffic
+//! and the ring rarely fills; when it puts the producers on one worker and
+//! the receiver on the other, the receiver is slower than four producers,
+//! the ring runs full and senders queue. That is tokio's task placement,
+//! which a channel does not choose; kanal lands on one worker nearly
+//! always. The SPSC row swings less (about 10-22 ns).
+//!
+//! `cargo bench --features tokio --bench mailbox` (set
+//! `MAILBOX_BENCH_SCALE=0.1` for a quicker, noisier run;
+//! `MAILBOX_BENCH_ONLY=MPSC` for the scenarios whose name starts with that;
+//! `MAILBOX_BENCH_FLOWGATE_ONLY=1` for flowgate alone, `=rt` or `=threads`
+//! for one side of it). Best of 3 runs per cell.
 
 use futures::task::AtomicWaker;
 use std::future::{Future, poll_fn};
