@@ -150,6 +150,17 @@ const SLICE_UNIT_NS: u128 = 250;
 #[cfg(all(feature = "tokio", not(flowgate_loom)))]
 const SLICE_MAX_DEBT: u32 = 128;
 
+/// How an operation metered by a [`Slice`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Polled {
+    /// It completed.
+    Ready,
+    /// It waits for its event (`Pending`).
+    Waiting,
+    /// The task's budget ran out before it (`Pending`, task rescheduled).
+    OutOfBudget,
+}
+
 /// Spends tokio's budget by the time a task works between operations, not
 /// only by their count.
 ///
@@ -173,17 +184,6 @@ const SLICE_MAX_DEBT: u32 = 128;
 /// something else between two operations is, and costs it at most one
 /// extra yield (`SLICE_MAX_DEBT`). Without the `tokio` feature (or outside
 /// a tokio runtime, where the budget is unlimited) this spends nothing.
-/// How an operation metered by a [`Slice`] went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Polled {
-    /// It completed.
-    Ready,
-    /// It waits for its event (`Pending`).
-    Waiting,
-    /// The task's budget ran out before it (`Pending`, task rescheduled).
-    OutOfBudget,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Slice {
     #[cfg(all(feature = "tokio", not(flowgate_loom)))]
