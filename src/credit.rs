@@ -600,29 +600,39 @@ impl CreditSemaphore {
 
     /// Polls a queued acquire: `Some(Ok)` once granted, `Some(Err)` once
     /// closed (the node is freed either way), `None` while still queued.
+    ///
+    /// A waker it replaces or frees is dropped after the lock is released:
+    /// it may own credits of this very semaphore (module docs of
+    /// `crate::waitlist`).
     fn poll_waiter(&self, key: Key, waker: &Waker) -> Option<Result<(), AcquireError>> {
-        let mut inner = self.inner.lock();
-        if inner.waiters.is_linked(key) {
-            inner.waiters.set_waker(key, waker);
-            return None;
-        }
-        let waiter = inner.waiters.remove(key);
-        Some(if waiter.assigned == waiter.needed {
-            Ok(())
-        } else {
-            Err(AcquireError::Closed)
-        })
+        let (result, old_waker) = {
+            let mut inner = self.inner.lock();
+            if inner.waiters.is_linked(key) {
+                (None, inner.waiters.set_waker(key, waker))
+            } else {
+                let (waiter, old) = inner.waiters.remove(key);
+                let result = if waiter.assigned == waiter.needed {
+                    Ok(())
+                } else {
+                    Err(AcquireError::Closed)
+                };
+                (Some(result), old)
+            }
+        };
+        drop(old_waker);
+        result
     }
 
     /// Drops a queued acquire: frees its node and returns whatever credit
     /// it held (partial or, if granted but never observed, all of it) to
-    /// the next waiters.
+    /// the next waiters. Its waker is dropped after the lock is released.
     fn cancel_waiter(&self, key: Key) {
         let mut wakes = WakeList::new();
         let mut inner = self.inner.lock();
-        let refund = inner.waiters.remove(key).assigned;
-        let left = self.distribute(&mut inner, refund, &mut wakes);
+        let (waiter, old_waker) = inner.waiters.remove(key);
+        let left = self.distribute(&mut inner, waiter.assigned, &mut wakes);
         drop(inner);
+        drop(old_waker);
         wakes.wake_all();
         if left > 0 {
             self.release_slow(left);

@@ -12,6 +12,18 @@
 //! unlink, hand credit to the head). Wakers are collected into a [`WakeList`]
 //! under the lock and woken after it is released.
 //!
+//! # No user code under the lock
+//!
+//! A `Waker` is user code: waking it, and *dropping* it, run the executor's
+//! vtable, and a waker may be the last owner of credits, a permit or a
+//! delivery of the very primitive whose lock is held. Dropping it there would
+//! give them back, take the same lock, and deadlock the thread on itself. So
+//! this list never drops a waker: every method that takes one out of a node
+//! ([`set_waker`](WaitList::set_waker) replacing an old one,
+//! [`take_waker`](WaitList::take_waker), [`remove`](WaitList::remove))
+//! returns it, `#[must_use]`, for the caller to wake or drop once its lock is
+//! released. The same rule holds in every primitive (see `crate::sync`).
+//!
 //! Node ownership: a node is *owned by the future that pushed it*. The
 //! primitive may unlink a node (when it is served or the primitive closes),
 //! but only the owner frees it with [`WaitList::remove`], so a key never
@@ -173,23 +185,30 @@ impl<W> WaitList<W> {
         &mut self.node_mut(key).data
     }
 
-    /// Stores `waker` unless the stored one would wake the same task.
-    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
+    /// Stores `waker` unless the stored one would wake the same task, and
+    /// returns the waker it replaced: the caller drops it once its lock is
+    /// released (see the module docs).
+    #[must_use = "a replaced waker is dropped by the caller after unlocking"]
+    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) -> Option<Waker> {
         let slot = &mut self.node_mut(key).waker;
         match slot {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+            Some(old) if old.will_wake(waker) => None,
+            _ => slot.replace(waker.clone()),
         }
     }
 
-    /// Takes the node's waker out, to be woken after the lock is released.
+    /// Takes the node's waker out, to be woken (or dropped) after the lock
+    /// is released.
+    #[must_use = "a taken waker is woken or dropped by the caller after unlocking"]
     pub(crate) fn take_waker(&mut self, key: Key) -> Option<Waker> {
         self.node_mut(key).waker.take()
     }
 
-    /// Frees the node (unlinking it first if needed) and returns its payload.
+    /// Frees the node (unlinking it first if needed) and returns its payload
+    /// and its waker, which the caller drops once its lock is released.
     /// Only the node's owner calls this, once.
-    pub(crate) fn remove(&mut self, key: Key) -> W {
+    #[must_use = "a removed waker is dropped by the caller after unlocking"]
+    pub(crate) fn remove(&mut self, key: Key) -> (W, Option<Waker>) {
         self.unlink(key);
         let slot = core::mem::replace(
             &mut self.slots[key],
@@ -199,7 +218,7 @@ impl<W> WaitList<W> {
         );
         self.free = key;
         match slot {
-            Slot::Occupied(node) => node.data,
+            Slot::Occupied(node) => (node.data, node.waker),
             Slot::Vacant { .. } => unreachable!("waitlist: double remove of key {key}"),
         }
     }
@@ -281,18 +300,18 @@ mod tests {
         list.unlink(b);
         assert!(!list.is_linked(b));
         assert_eq!(collect(&list), [1, 3]);
-        assert_eq!(list.remove(b), 2);
+        assert_eq!(list.remove(b).0, 2);
         // the freed slot is reused, not grown
         let d = list.push_back(4, noop_waker());
         assert_eq!(d, b);
         assert_eq!(list.slots.len(), 3);
         assert_eq!(collect(&list), [1, 3, 4]);
         assert_eq!(list.pop_front(), Some(a));
-        assert_eq!(list.remove(a), 1);
-        assert_eq!(list.remove(c), 3);
+        assert_eq!(list.remove(a).0, 1);
+        assert_eq!(list.remove(c).0, 3);
         assert_eq!(collect(&list), [4]);
         assert_eq!(list.len, 1);
-        assert_eq!(list.remove(d), 4);
+        assert_eq!(list.remove(d).0, 4);
         assert!(list.is_empty());
         assert_eq!(list.front(), None);
     }

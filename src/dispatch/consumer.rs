@@ -222,7 +222,7 @@ impl<T> Consumer<T> {
                 let polled = self
                     .link
                     .shared
-                    .run(|core, _| core.poll_recv(key, waker, buffered));
+                    .run(|core, fx| core.poll_recv(key, waker, buffered, fx));
                 (polled, true)
             }
         };
@@ -382,7 +382,7 @@ impl<T> Drop for Recv<'_, T> {
             self.consumer
                 .link
                 .shared
-                .run(|core, _| core.clear_waker(key));
+                .run(|core, fx| core.clear_waker(key, fx));
         }
     }
 }

@@ -27,7 +27,7 @@ mod settle;
 mod slot;
 
 pub(super) use self::acks::{Acks, Pending};
-pub(super) use self::effects::{Clock, Wakes};
+pub(super) use self::effects::{Clock, Stale, Wakes};
 pub(super) use self::fifo::Fifo;
 pub(super) use self::slot::{Slot, SlotRef};
 
@@ -118,6 +118,11 @@ pub(super) enum Outcome {
 /// empty one checks only the wakers' count.
 pub(super) struct Effects<T> {
     pub(super) wakes: Wakes,
+    /// Wakers taken out of the core without waking them (a `recv` or
+    /// `publish` re-polled with another waker, or dropped): dropped with
+    /// the effects, after the lock is released, since a waker may own a
+    /// delivery or a publish of this very dispatcher.
+    stale: Stale,
     /// Messages to drop outside the lock; one inline so the ack path does
     /// not allocate, more in a vector lent by the core (`Core::graves`)
     /// and given back with [`Core::return_graves`].
@@ -130,9 +135,17 @@ impl<T> Effects<T> {
     pub(super) fn new() -> Self {
         Self {
             wakes: Wakes::new(),
+            stale: Stale::new(),
             one: ManuallyDrop::new(None),
             more: ManuallyDrop::new(Vec::new()),
         }
+    }
+
+    /// Keeps a waker taken out of the core, to drop it once the lock is
+    /// released.
+    #[inline]
+    pub(super) fn retire(&mut self, waker: Option<Waker>) {
+        self.stale.push(waker);
     }
 
     /// Drops the buried messages (the caller has released the lock).
@@ -388,10 +401,6 @@ impl<T> Core<T> {
         self.strategy == Strategy::Broadcast
     }
 
-    fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
-    }
-
     /// Adaptive: the clock, for consumers to time their `recv`s.
     pub(super) fn adaptive_clock(&self) -> Option<Arc<Clock>> {
         (self.strategy == Strategy::Adaptive).then(|| Arc::clone(&self.clock))
@@ -516,13 +525,14 @@ impl<T> Core<T> {
         key: Key,
         msg: &mut Option<T>,
         waker: &Waker,
-        wakes: &mut Wakes,
+        fx: &mut Effects<T>,
     ) -> Poll<Result<(), T>> {
         if self.publishers.is_linked(key) {
-            self.publishers.set_waker(key, waker);
+            fx.retire(self.publishers.set_waker(key, waker));
             return Poll::Pending;
         }
-        self.publishers.remove(key);
+        let ((), old) = self.publishers.remove(key);
+        fx.retire(old);
         let Some(m) = msg.take() else {
             unreachable!("dispatch: publish polled without its message")
         };
@@ -530,15 +540,16 @@ impl<T> Core<T> {
             return Poll::Ready(Err(m));
         }
         self.reserved -= 1;
-        self.accept(m, wakes);
+        self.accept(m, &mut fx.wakes);
         Poll::Ready(Ok(()))
     }
 
     /// A queued publisher dropped: its place (if granted) goes to the next
     /// one when the caller pumps.
-    pub(super) fn cancel_publish(&mut self, key: Key) {
+    pub(super) fn cancel_publish(&mut self, key: Key, fx: &mut Effects<T>) {
         let granted = !self.publishers.is_linked(key);
-        self.publishers.remove(key);
+        let ((), old) = self.publishers.remove(key);
+        fx.retire(old);
         if granted && !self.closed {
             self.reserved -= 1;
         }

@@ -81,7 +81,7 @@ impl<T> Future for Publish<'_, T> {
                 })
             }
             State::Waiting(key) => shared.run(|core, fx| {
-                core.poll_publish(key, &mut this.msg, cx.waker(), &mut fx.wakes)
+                core.poll_publish(key, &mut this.msg, cx.waker(), fx)
                     .map_err(PublishError)
             }),
             State::Done => panic!("publish future polled after completion"),
@@ -112,7 +112,7 @@ impl<T> Drop for Publish<'_, T> {
             self.state = State::Done;
             self.publisher
                 .shared
-                .run(|core, _| core.cancel_publish(key));
+                .run(|core, fx| core.cancel_publish(key, fx));
         }
     }
 }

@@ -284,33 +284,40 @@ impl<T> Future for Closed<'_, T> {
         if this.key.is_none() && this.chan.is_closed() {
             return Poll::Ready(());
         }
-        let mut waiters = this.chan.closed_waiters.lock();
-        match this.key {
-            Some(key) if waiters.is_linked(key) => {
-                waiters.set_waker(key, cx.waker());
-                Poll::Pending
+        // A waker replaced or freed here is dropped after the lock is
+        // released: it may own a permit of this very mailbox.
+        let (poll, old_waker) = {
+            let mut waiters = this.chan.closed_waiters.lock();
+            match this.key {
+                Some(key) if waiters.is_linked(key) => {
+                    (Poll::Pending, waiters.set_waker(key, cx.waker()))
+                }
+                Some(key) => {
+                    // Unlinked: the close woke us.
+                    let ((), old) = waiters.remove(key);
+                    this.key = None;
+                    (Poll::Ready(()), old)
+                }
+                // Checked under the lock: `close` sets the flag before it
+                // takes the lock to wake the list.
+                None if this.chan.is_closed() => (Poll::Ready(()), None),
+                None => {
+                    this.key = Some(waiters.push_back((), cx.waker().clone()));
+                    (Poll::Pending, None)
+                }
             }
-            Some(key) => {
-                // Unlinked: the close woke us.
-                waiters.remove(key);
-                this.key = None;
-                Poll::Ready(())
-            }
-            // Checked under the lock: `close` sets the flag before it takes
-            // the lock to wake the list.
-            None if this.chan.is_closed() => Poll::Ready(()),
-            None => {
-                this.key = Some(waiters.push_back((), cx.waker().clone()));
-                Poll::Pending
-            }
-        }
+        };
+        drop(old_waker);
+        poll
     }
 }
 
 impl<T> Drop for Closed<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.chan.closed_waiters.lock().remove(key);
+            // The guard is a temporary: it is released before the waker
+            // (bound to `_old`) is dropped at the end of the block.
+            let ((), _old) = self.chan.closed_waiters.lock().remove(key);
         }
     }
 }

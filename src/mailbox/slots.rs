@@ -391,8 +391,7 @@ impl Slots {
     /// Under the lock: the head waiter `head` now holds a slot (taken on
     /// its behalf or handed over). Removes its node and returns its waker.
     fn grant(&self, queue: &mut Queue, head: Key) -> Option<Waker> {
-        let waker = queue.list.take_waker(head);
-        let ticket = queue.list.remove(head).ticket;
+        let (Waiter { ticket }, waker) = queue.list.remove(head);
         self.served.store(ticket.wrapping_add(1), Ordering::Release);
         waker
     }
@@ -502,17 +501,23 @@ impl Slots {
         if self.is_served(ticket) {
             return Some(Ok(()));
         }
-        let mut queue = self.queue.lock();
-        if self.is_served(ticket) {
-            return Some(Ok(()));
-        }
-        if queue.list.is_linked(key) {
-            queue.list.set_waker(key, waker);
-            return None;
-        }
-        // Unlinked and not granted: closed.
-        queue.list.remove(key);
-        Some(Err(Refused::Closed))
+        // A waker replaced or freed here is dropped after the lock is
+        // released: it may own a permit of this very mailbox.
+        let (result, old_waker) = {
+            let mut queue = self.queue.lock();
+            if self.is_served(ticket) {
+                return Some(Ok(()));
+            }
+            if queue.list.is_linked(key) {
+                (None, queue.list.set_waker(key, waker))
+            } else {
+                // Unlinked and not granted: closed.
+                let (_, old) = queue.list.remove(key);
+                (Some(Err(Refused::Closed)), old)
+            }
+        };
+        drop(old_waker);
+        result
     }
 
     /// Drops a queued acquire. A slot already granted to it goes to the
@@ -521,10 +526,13 @@ impl Slots {
     fn cancel_waiter(&self, key: Key, ticket: usize) -> bool {
         let mut queue = self.queue.lock();
         if !self.is_served(ticket) {
-            queue.list.remove(key);
+            let (_, old_waker) = queue.list.remove(key);
             if queue.list.is_empty() {
                 self.clear_flags();
             }
+            drop(queue);
+            // After unlocking: it may own a permit of this mailbox.
+            drop(old_waker);
             return false;
         }
         if let Some(head) = queue.list.front() {

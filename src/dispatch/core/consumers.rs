@@ -112,6 +112,8 @@ impl<T> Core<T> {
         let Some(mut c) = self.consumers.get_mut(ci).and_then(Option::take) else {
             return;
         };
+        // A waker left by a leaked `recv` is dropped after unlocking.
+        fx.retire(c.waker.take());
         self.vacant.push(ci);
         let rank = self.ranks.remove(c.rank);
         self.renumber();
@@ -194,6 +196,7 @@ impl<T> Core<T> {
         ci: usize,
         waker: Option<&Waker>,
         more: &mut Fifo<Received<T>>,
+        fx: &mut Effects<T>,
     ) -> Poll<Option<Received<T>>> {
         let c = self.consumer(ci);
         if c.auto_ack {
@@ -215,7 +218,10 @@ impl<T> Core<T> {
             match &c.waker {
                 Some(old) if old.will_wake(waker) => {}
                 _ => {
-                    c.waker = Some(waker.clone());
+                    // The old waker is dropped after unlocking: it may own
+                    // a delivery of this dispatcher.
+                    let old = c.waker.replace(waker.clone());
+                    fx.retire(old);
                     self.mark_dirty(ci);
                 }
             }
@@ -273,8 +279,9 @@ impl<T> Core<T> {
     }
 
     /// A pending `recv` was dropped.
-    pub(in crate::dispatch) fn clear_waker(&mut self, ci: usize) {
-        self.consumer(ci).waker = None;
+    pub(in crate::dispatch) fn clear_waker(&mut self, ci: usize, fx: &mut Effects<T>) {
+        let old = self.consumer(ci).waker.take();
+        fx.retire(old);
         self.mark_dirty(ci);
     }
 

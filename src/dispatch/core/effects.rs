@@ -94,6 +94,39 @@ impl Wakes {
     }
 }
 
+/// Wakers taken out of the core to be dropped, not woken, once the lock is
+/// released: an operation replaces or frees at most one or two, so two fit
+/// inline and more (never seen in practice) spill into a vector.
+pub(in crate::dispatch) struct Stale {
+    first: Option<Waker>,
+    second: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Stale {
+    #[inline]
+    pub(super) const fn new() -> Self {
+        Self {
+            first: None,
+            second: None,
+            more: Vec::new(),
+        }
+    }
+
+    /// Keeps `waker` until this is dropped.
+    #[inline]
+    pub(super) fn push(&mut self, waker: Option<Waker>) {
+        let Some(waker) = waker else { return };
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else if self.second.is_none() {
+            self.second = Some(waker);
+        } else {
+            self.more.push(waker);
+        }
+    }
+}
+
 /// [`Wakes::push`] on a full batch: a caller bug (it checks `can_push`),
 /// which must not lose a wake-up.
 #[cold]

@@ -60,12 +60,9 @@ impl<T> Core<T> {
             Outcome::Ack => {
                 c.stats.acked += 1;
                 if self.strategy == Strategy::Adaptive {
-                    let now = if acked_at == 0 {
-                        self.now_ns()
-                    } else {
-                        acked_at
-                    };
-                    if self.time_ack(ci, handed_at, now) {
+                    // `acked_at` was read by the delivery before it took the
+                    // lock: a user's clock is never called under it.
+                    if self.time_ack(ci, handed_at, acked_at) {
                         self.adapt_limits();
                     }
                 }
