@@ -553,6 +553,12 @@ impl<T> Shared<T> {
     #[inline]
     fn after(&self, fx: &mut Effects<T>) {
         fx.wakes.wake_all();
+        if !fx.dead.is_empty() {
+            self.send_dead_letters(fx);
+        }
+        // A sender let go of, or cloned for the dead letters: its drop may
+        // close the dead-letter mailbox and wake its receiver.
+        fx.sink = None;
         if !::core::mem::needs_drop::<T>() {
             // Nothing was buried (`Core::bury`).
             return;
@@ -564,6 +570,37 @@ impl<T> Shared<T> {
                 .lock()
                 .return_graves(::core::mem::take(&mut *fx.more));
         }
+    }
+
+    /// Once the lock is released: offers the dead letters an operation left
+    /// to the dead-letter mailbox without waiting, then counts them under
+    /// the lock (sent, or dropped if it was full or closed). Cold: only
+    /// rejected or exhausted messages come here.
+    #[cold]
+    #[inline(never)]
+    fn send_dead_letters(&self, fx: &mut Effects<T>) {
+        let Some(sink) = &fx.sink else {
+            unreachable!("dispatch: dead letters without a sink")
+        };
+        let mut counts = Vec::with_capacity(fx.dead.len());
+        let mut refused = Vec::new();
+        for (who, msg) in fx.dead.drain(..) {
+            match sink.try_send(msg) {
+                Ok(()) => counts.push((who, true)),
+                Err(err) => {
+                    counts.push((who, false));
+                    refused.push(err.into_inner());
+                }
+            }
+        }
+        {
+            let mut core = self.core.lock();
+            for (who, sent) in counts {
+                core.count_dead(who, sent);
+            }
+        }
+        // Refused messages are dropped with the lock released.
+        drop(refused);
     }
 
     /// Pumps until done, waking (with the lock released) each time the

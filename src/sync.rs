@@ -8,6 +8,30 @@
 //! The cfg is `flowgate_loom`, not `loom`: the plain name also flips tokio
 //! and smol in the same build and breaks them.
 //!
+//! # The rule: no user code under a flowgate lock
+//!
+//! While a [`Mutex`] of this crate is held, nothing runs that the crate did
+//! not write: no `Waker` is woken *or dropped*, no message is dropped, no
+//! hook or user clock is called. Each of those can re-enter the primitive
+//! whose lock is held (a waker may be the last owner of credits, a permit or
+//! a delivery of it; a message's `Drop` may publish; a wake-up may
+//! `try_send`) and deadlock the thread on itself. Critical sections
+//! *collect* such things instead and hand them out to be woken or dropped
+//! once the guard is gone:
+//!
+//! - `waitlist::WaitList` returns every waker it takes out (`set_waker`,
+//!   `take_waker`, `remove` are `#[must_use]`), and callers wake a
+//!   `WakeList` after unlocking;
+//! - the dispatcher's `Effects` carry wakes, stale wakers, buried messages
+//!   and dead letters out of its critical section;
+//! - the mailbox's and the manual clock's paths drop replaced wakers after
+//!   their guard.
+//!
+//! Every such path has a re-entrancy test (`tests/reentrancy.rs`,
+//! `tests/mailbox_reentrancy.rs`): a waker that owns a resource of the same
+//! primitive, or re-enters it when woken. A waker *clone* under a lock is
+//! allowed: cloning runs no drop and wakes nobody.
+//!
 //! [loom]: https://docs.rs/loom
 
 // Not every primitive uses every item of the door.

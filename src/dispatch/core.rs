@@ -128,6 +128,14 @@ pub(super) struct Effects<T> {
     /// and given back with [`Core::return_graves`].
     one: ManuallyDrop<Option<T>>,
     pub(super) more: ManuallyDrop<Vec<T>>,
+    /// Dead letters to offer once the lock is released (a `try_send` wakes
+    /// the dead-letter receiver and may evict and drop a message: user
+    /// code), each with the consumer to count it for (slab index and id).
+    pub(super) dead: Vec<(Option<(usize, u64)>, T)>,
+    /// A clone of the dead-letter sender for them, or the core's own once
+    /// it lets go of it: dropped after the lock too (the last sender's drop
+    /// wakes the receiver).
+    pub(super) sink: Option<Sink<T>>,
 }
 
 impl<T> Effects<T> {
@@ -138,6 +146,8 @@ impl<T> Effects<T> {
             stale: Stale::new(),
             one: ManuallyDrop::new(None),
             more: ManuallyDrop::new(Vec::new()),
+            dead: Vec::new(),
+            sink: None,
         }
     }
 
@@ -617,6 +627,11 @@ impl<T> Core<T> {
             }
         }
         if self.closed {
+            if self.dead_letter.is_some() && self.finished() {
+                // Nothing can be dead-lettered any more: let go of the
+                // sender (after the lock), so the receiver's loop ends.
+                fx.sink = self.dead_letter.take();
+            }
             for i in 0..self.ranks.len() {
                 let ci = self.ranks[i].ci;
                 if self.drained(ci) && self.consumer(ci).waker.is_some() {
@@ -742,6 +757,13 @@ impl<T> Core<T> {
 
     /// Whether `recv` on consumer `ci` is finished: closed, and nothing
     /// left that could still reach it.
+    /// Closed, and no message is left queued or in flight anywhere, nor
+    /// waiting for a broadcast copy's last holder: nothing can be
+    /// dead-lettered any more.
+    fn finished(&self) -> bool {
+        self.closed && self.backlog.is_empty() && self.in_flight == 0 && self.dead_marked == 0
+    }
+
     fn drained(&self, ci: usize) -> bool {
         if !self.closed {
             return false;

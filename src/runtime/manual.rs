@@ -259,10 +259,24 @@ impl Future for ManualSleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        // A waker replaced or removed here is dropped after the lock is
+        // released: it may own something whose drop sleeps on this clock.
+        let mut old = None;
+        let poll = this.register(cx, &mut old);
+        drop(old);
+        poll
+    }
+}
+
+impl ManualSleep {
+    /// Under the clock's lock: ready once due, else registers `cx`'s
+    /// waker; a waker it takes out goes to `old`.
+    fn register(&mut self, cx: &mut Context<'_>, old: &mut Option<Waker>) -> Poll<()> {
+        let this = self;
         let mut sleepers = this.clock.sleepers.lock();
         if this.clock.elapsed.load(Ordering::Relaxed) >= this.deadline {
             if let Some(id) = this.id.take() {
-                sleepers.map.remove(&(this.deadline, id));
+                *old = sleepers.map.remove(&(this.deadline, id));
             }
             return Poll::Ready(());
         }
@@ -277,7 +291,7 @@ impl Future for ManualSleep {
         };
         match sleepers.map.get_mut(&(this.deadline, id)) {
             Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => waker.clone_from(cx.waker()),
+            Some(waker) => *old = Some(core::mem::replace(waker, cx.waker().clone())),
             None => {
                 sleepers.map.insert((this.deadline, id), cx.waker().clone());
             }
@@ -289,7 +303,9 @@ impl Future for ManualSleep {
 impl Drop for ManualSleep {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            self.clock.sleepers.lock().map.remove(&(self.deadline, id));
+            // Bound, so it is dropped after the guard (a temporary of the
+            // statement) is released.
+            let _old = self.clock.sleepers.lock().map.remove(&(self.deadline, id));
         }
     }
 }

@@ -176,7 +176,7 @@ impl<T> Core<T> {
         fx: &mut Effects<T>,
     ) -> Option<T> {
         if take {
-            self.release_take(slot)
+            self.release_take(slot, fx)
         } else {
             self.release(slot, fx);
             None
@@ -188,7 +188,7 @@ impl<T> Core<T> {
     /// dead-letter mailbox, sent there; the slot goes back to the pool.
     #[inline]
     pub(in crate::dispatch) fn release(&mut self, slot: Arc<Slot<T>>, fx: &mut Effects<T>) {
-        if let Some(msg) = self.release_take(slot) {
+        if let Some(msg) = self.release_take(slot, fx) {
             self.bury(msg, fx);
         }
     }
@@ -196,12 +196,17 @@ impl<T> Core<T> {
     /// [`release`](Self::release), but the message of a last clone is
     /// returned instead of dropped.
     #[inline(always)]
-    pub(in crate::dispatch) fn release_take(&mut self, mut slot: Arc<Slot<T>>) -> Option<T> {
+    pub(in crate::dispatch) fn release_take(
+        &mut self,
+        mut slot: Arc<Slot<T>>,
+        fx: &mut Effects<T>,
+    ) -> Option<T> {
         let msg = self.swap_unique(&mut slot, None)?;
         // Unique: a plain load, and a store only if set (rare, out of
         // line), rather than a read-modify-write on every message.
         if slot.dead.load(Ordering::Relaxed) {
-            return self.release_dead(slot, msg);
+            self.release_dead(slot, msg, fx);
+            return None;
         }
         self.pool.push(slot);
         msg
@@ -211,11 +216,13 @@ impl<T> Core<T> {
     /// marked for the dead-letter mailbox: sends it there.
     #[cold]
     #[inline(never)]
-    fn release_dead(&mut self, slot: Arc<Slot<T>>, msg: Option<T>) -> Option<T> {
+    fn release_dead(&mut self, slot: Arc<Slot<T>>, msg: Option<T>, fx: &mut Effects<T>) {
         slot.dead.store(false, Ordering::Relaxed);
         self.dead_marked -= 1;
         self.pool.push(slot);
-        self.send_dead(None, msg?).err()
+        if let Some(msg) = msg {
+            self.send_dead(None, msg, fx);
+        }
     }
 
     /// Sends a message to the dead-letter mailbox now if no one else holds
@@ -246,9 +253,7 @@ impl<T> Core<T> {
         }
         self.pool.push(slot);
         if let Some(msg) = msg {
-            if let Err(msg) = self.send_dead(ci, msg) {
-                self.bury(msg, fx);
-            }
+            self.send_dead(ci, msg, fx);
         }
     }
 
@@ -276,22 +281,38 @@ impl<T> Core<T> {
         }
     }
 
-    /// Offers `msg` to the dead-letter mailbox without waiting; hands it
-    /// back if there is none or it is full or closed (counted as dropped).
-    pub(super) fn send_dead(&mut self, ci: Option<usize>, msg: T) -> Result<(), T> {
-        let result = match &self.dead_letter {
-            Some(tx) => tx.try_send(msg).map_err(|err| err.into_inner()),
-            None => Err(msg),
+    /// Has `msg` offered to the dead-letter mailbox without waiting once
+    /// the lock is released ([`count_dead`](Self::count_dead) then counts
+    /// it), or dropped and counted if there is none.
+    pub(super) fn send_dead(&mut self, ci: Option<usize>, msg: T, fx: &mut Effects<T>) {
+        let Some(tx) = &self.dead_letter else {
+            self.count_dropped(ci);
+            self.bury(msg, fx);
+            return;
         };
-        if result.is_ok() {
+        if fx.sink.is_none() {
+            fx.sink = Some(tx.clone());
+        }
+        let who = ci.and_then(|ci| Some((ci, self.consumers.get(ci)?.as_ref()?.id)));
+        fx.dead.push((who, msg));
+    }
+
+    /// Counts a dead letter offered after the lock was released: sent, or
+    /// refused by a full or closed mailbox (dropped). `who` is the consumer
+    /// it is counted for, if that consumer is still the one in its slot.
+    pub(in crate::dispatch) fn count_dead(&mut self, who: Option<(usize, u64)>, sent: bool) {
+        let ci = who.and_then(|(ci, id)| match self.consumers.get(ci) {
+            Some(Some(c)) if c.id == id => Some(ci),
+            _ => None,
+        });
+        if sent {
             self.totals.dead_lettered += 1;
-            if let Some(Some(c)) = ci.map(|ci| &mut self.consumers[ci]) {
-                c.stats.dead_lettered += 1;
+            if let Some(ci) = ci {
+                self.consumer(ci).stats.dead_lettered += 1;
             }
         } else {
             self.count_dropped(ci);
         }
-        result
     }
 
     pub(super) fn count_dropped(&mut self, ci: Option<usize>) {
