@@ -48,6 +48,9 @@ pub(in crate::dispatch) struct Wakes {
     /// Initialised exactly below `len`.
     wakers: [MaybeUninit<Waker>; Wakes::CAPACITY],
     len: usize,
+    /// Wakers pushed on a full batch (a caller bug, which must neither
+    /// lose a wake-up nor wake under the lock): woken with the rest.
+    spilled: Vec<Waker>,
 }
 
 impl Wakes {
@@ -58,6 +61,7 @@ impl Wakes {
         Self {
             wakers: [const { MaybeUninit::uninit() }; Self::CAPACITY],
             len: 0,
+            spilled: Vec::new(),
         }
     }
 
@@ -76,7 +80,7 @@ impl Wakes {
                 slot.write(waker);
                 self.len += 1;
             }
-            None => push_full(waker),
+            None => self.push_full(waker),
         }
     }
 
@@ -91,6 +95,21 @@ impl Wakes {
             let waker = unsafe { slot.assume_init_read() };
             waker.wake();
         }
+        if !self.spilled.is_empty() {
+            for waker in self.spilled.drain(..) {
+                waker.wake();
+            }
+        }
+    }
+
+    /// [`push`](Self::push) on a full batch: a caller bug (it checks
+    /// `can_push`). The waker is kept to be woken with the rest, after the
+    /// lock, rather than lost or woken under it.
+    #[cold]
+    #[inline(never)]
+    fn push_full(&mut self, waker: Waker) {
+        debug_assert!(false, "dispatch: Wakes::push on a full batch");
+        self.spilled.push(waker);
     }
 }
 
@@ -127,19 +146,10 @@ impl Stale {
     }
 }
 
-/// [`Wakes::push`] on a full batch: a caller bug (it checks `can_push`),
-/// which must not lose a wake-up.
-#[cold]
-#[inline(never)]
-fn push_full(waker: Waker) {
-    debug_assert!(false, "dispatch: Wakes::push on a full batch");
-    waker.wake();
-}
-
 impl Drop for Wakes {
     #[inline]
     fn drop(&mut self) {
-        if self.len != 0 {
+        if self.len != 0 || !self.spilled.is_empty() {
             self.wake_all();
         }
     }
