@@ -374,6 +374,8 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.chan.close();
+        // The registered waker goes now, not with the last sender.
+        self.chan.rx_waker.clear();
         // Drop what is buffered now; anything a permit pushes later is
         // dropped by the last handle (the ring's own drop).
         while self.pop().is_some() {}
