@@ -2,7 +2,9 @@
 //! send, receiver drop with buffered messages (leaks caught by `Track`),
 //! cancelled recv racing a send, a permit dropped racing a waiting sender,
 //! `DropOldest` racing recv, pushes racing a parking receiver (the
-//! fence-free push wake-up), and VERIFICATION bugs 3, 6, 8 and 9.
+//! fence-free push wake-up), one `recv_many` freeing two slots for two
+//! waiting senders, the receiver's drop racing a `DropOldest` eviction
+//! (bug 11), and VERIFICATION bugs 3, 6, 8 and 9.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test mailbox`
@@ -203,6 +205,65 @@ fn two_waiting_senders_both_wake() {
         }
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+/// As `two_waiting_senders_both_wake`, but one `recv_many` frees both
+/// slots of a full capacity-2 mailbox in a single release: it must serve
+/// every sender it frees room for, not only the first (a planted
+/// serve-one-only bug deadlocks this model). The two sends are joined on
+/// one thread (each parks with its own waker), which keeps the model at
+/// two threads: with a third, it explores a million interleavings.
+#[test]
+fn recv_many_frees_slots_for_two_waiting_senders() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(2);
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let senders = thread::spawn(move || {
+            let (a, b) = block_on(futures::future::join(tx.send(2), tx.send(3)));
+            a.unwrap();
+            b.unwrap();
+        });
+        let mut got = Vec::new();
+        block_on(async {
+            while got.len() < 2 {
+                assert!(rx.recv_many(&mut got, 2).await > 0);
+            }
+        });
+        // No more receives until both sends are done: the slots freed
+        // above must be enough for both.
+        senders.join().unwrap();
+        while let Ok(m) = rx.try_recv() {
+            got.push(m);
+        }
+        // A sender granted its slot may push after the other one.
+        got[2..].sort_unstable();
+        assert_eq!(got, [0, 1, 2, 3]);
+    });
+}
+
+/// Bug 11 under `DropOldest`: the receiver is dropped (and drains) while a
+/// sender is mid-eviction. Every message, whatever `try_send` returned, is
+/// read and dropped exactly once: `Track` fails the model on a leak, and a
+/// double read of a slot is a loom causality error.
+#[test]
+fn receiver_drop_racing_drop_oldest_eviction() {
+    model(|| {
+        let (tx, rx) = Builder::new(2).overflow(Overflow::DropOldest).build();
+        tx.try_send(Track::new(0)).unwrap();
+        tx.try_send(Track::new(1)).unwrap();
+        let sender = thread::spawn(move || {
+            match tx.try_send(Track::new(2)) {
+                Ok(()) => {}
+                Err(e) => assert!(e.is_closed() || e.is_full()),
+            }
+            tx
+        });
+        drop(rx);
+        let tx = sender.join().unwrap();
+        assert!(tx.is_closed());
+        drop(tx);
     });
 }
 
