@@ -101,7 +101,9 @@ fn eviction_panic_leaves_the_new_message_in() {
     assert!(catch_unwind(AssertUnwindSafe(|| tx.try_send(second))).is_err());
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     assert_eq!(rx.dropped(), 1);
-    let kept = rx.try_recv().ok().expect("the new message is in");
+    let Ok(kept) = rx.try_recv() else {
+        panic!("the new message is not in");
+    };
     assert!(!kept.panics);
     drop(kept);
     assert_eq!(drops.load(Ordering::SeqCst), 2);

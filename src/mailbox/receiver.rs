@@ -380,6 +380,9 @@ impl<T> Drop for Receiver<T> {
         // dropped by the last handle (the ring's own drop). A message's
         // `Drop` may panic: the guard keeps draining while unwinding, so
         // every message is dropped once, and then the panic goes on.
+        // `pop` claims by compare-and-swap under `DropOldest` (an evicting
+        // sender may pop the same position: bug 11 of VERIFICATION.md) and
+        // pops exclusively only where nothing else ever pops.
         struct Drain<'a, T>(&'a mut Receiver<T>);
         impl<T> Drop for Drain<'_, T> {
             fn drop(&mut self) {
