@@ -4,7 +4,8 @@
 //! `DropOldest` racing recv, pushes racing a parking receiver (the
 //! fence-free push wake-up), one `recv_many` freeing two slots for two
 //! waiting senders, the receiver's drop racing a `DropOldest` eviction
-//! (bug 11), and VERIFICATION bugs 3, 6, 8 and 9.
+//! (bug 11), a re-polled sender whose old waker owns a permit racing a
+//! receive (bug 13), and VERIFICATION bugs 3, 6, 8 and 9.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test mailbox`
@@ -12,6 +13,7 @@
 use flowgate::mailbox::{self, Builder, Overflow, TryRecvError};
 use flowgate_loom_tests::{Arc, Track, block_on, model, thread};
 use futures::FutureExt;
+use std::future::Future;
 
 /// Capacity 1, two messages: the second send waits at full until the
 /// receiver takes the first; then the end of the stream.
@@ -292,5 +294,50 @@ fn pushes_racing_parking_receiver() {
         let handles: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
         drop((tx, handles));
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// A waker that owns `T` (bug 13: user code the mailbox must not drop
+/// under its lock).
+struct Holds<T>(std::sync::Mutex<Option<T>>);
+
+impl<T: Send + Sync> futures::task::ArcWake for Holds<T> {
+    fn wake_by_ref(_: &std::sync::Arc<Self>) {}
+}
+
+/// Bug 13: a sender parks at full with a waker that owns an `OwnedPermit`
+/// of the same mailbox, then is re-polled with another waker while the
+/// receiver frees a slot. Dropping the old waker gives the permit back,
+/// which serves the queue: done under the lock, it would deadlock. Every
+/// slot comes back.
+#[test]
+fn repolled_sender_whose_old_waker_owns_a_permit_racing_recv() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(2);
+        tx.try_send(0).unwrap();
+        let permit = tx.clone().reserve_owned().now_or_never().unwrap().unwrap();
+        let receiver = thread::spawn(move || {
+            assert_eq!(rx.try_recv(), Ok(0));
+            rx
+        });
+        let mut reserve = Box::pin(tx.reserve());
+        let old = futures::task::waker(std::sync::Arc::new(Holds(std::sync::Mutex::new(Some(
+            permit,
+        )))));
+        let first = reserve
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&old));
+        drop(old);
+        let reserved = match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => block_on(reserve.as_mut()),
+        };
+        drop(reserved.unwrap());
+        drop(reserve);
+        let rx = receiver.join().unwrap();
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        assert!(tx.try_send(3).unwrap_err().is_full());
+        drop(rx);
     });
 }
