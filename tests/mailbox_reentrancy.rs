@@ -311,3 +311,71 @@ fn receiver_wake_reenters_with_try_send() {
         assert_eq!(rx.try_recv(), Ok(2));
     });
 }
+
+/// The sink's pending `poll_ready` parks in the same queue: re-polled and
+/// dropped while the old waker owns a permit.
+#[test]
+fn sink_poll_ready_repolled_and_dropped_while_old_waker_owns_a_permit() {
+    use futures::Sink;
+    deadline(|| {
+        let (tx, _rx, permit) = full();
+        let mut sink = tx.clone().into_sink();
+        let old = holding(permit);
+        let ready = Pin::new(&mut sink).poll_ready(&mut Context::from_waker(&old));
+        assert!(ready.is_pending());
+        drop(old);
+        let noop = noop_waker();
+        let _ = Pin::new(&mut sink).poll_ready(&mut Context::from_waker(&noop));
+        assert!(matches!(
+            Pin::new(&mut sink).poll_ready(&mut Context::from_waker(&noop)),
+            Poll::Ready(Ok(()))
+        ));
+
+        let permit = tx.clone().reserve_owned().now_or_never();
+        assert!(permit.is_none(), "the sink holds the freed slot");
+        drop(sink);
+        let permit = tx.clone().reserve_owned().now_or_never().unwrap().unwrap();
+        let mut sink = tx.clone().into_sink();
+        let old = holding(permit);
+        let ready = Pin::new(&mut sink).poll_ready(&mut Context::from_waker(&old));
+        assert!(ready.is_pending());
+        drop(old);
+        drop(sink);
+        assert!(tx.try_send(1).is_ok());
+    });
+}
+
+/// A timed send parks in the same queue: re-polled while the old waker
+/// owns a permit, and timed out (dropped from the queue) likewise.
+#[test]
+fn send_timeout_repolled_and_timed_out_while_old_waker_owns_a_permit() {
+    use flowgate::runtime::ManualClock;
+    deadline(|| {
+        let clock = ManualClock::new();
+        let (tx, mut rx, permit) = full();
+        let mut send = Box::pin(tx.send_timeout_with(&clock, 5, Duration::from_secs(1)));
+        let old = holding(permit);
+        assert!(poll_once(send.as_mut(), &old).is_pending());
+        drop(old);
+        let _ = poll_once(send.as_mut(), &noop_waker());
+        assert!(matches!(
+            poll_once(send.as_mut(), &noop_waker()),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(rx.try_recv(), Ok(5));
+
+        let permit = tx.clone().reserve_owned().now_or_never().unwrap().unwrap();
+        let mut send = Box::pin(tx.send_timeout_with(&clock, 6, Duration::from_secs(1)));
+        let old = holding(permit);
+        assert!(poll_once(send.as_mut(), &old).is_pending());
+        drop(old);
+        clock.advance(Duration::from_secs(1));
+        // The permit comes back when its waker is dropped (at the latest,
+        // on leaving the queue); the send may take that slot or time out.
+        if let Poll::Ready(Ok(())) = poll_once(send.as_mut(), &noop_waker()) {
+            assert_eq!(rx.try_recv(), Ok(6));
+        }
+        drop(send);
+        assert!(tx.try_send(7).is_ok(), "the permit's slot came back");
+    });
+}
