@@ -248,33 +248,31 @@ fn recv_many_frees_slots_for_two_waiting_senders() {
 /// Bug 11 under `DropOldest`: the receiver is dropped (and drains) while a
 /// sender is mid-eviction. Every message, whatever `try_send` returned, is
 /// read and dropped exactly once: `Track` fails the model on a leak, and a
-/// double read of a slot is a loom causality error.
+/// double read of a slot is a loom causality error (a planted exclusive
+/// pop in the drain fails it). The same race under the other policies,
+/// whose `try_send` refuses at full instead.
 #[test]
 fn receiver_drop_racing_drop_oldest_eviction() {
-    model(|| {
-        let (tx, rx) = Builder::new(2).overflow(Overflow::DropOldest).build();
-        tx.try_send(Track::new(0)).unwrap();
-        tx.try_send(Track::new(1)).unwrap();
-        let sender = thread::spawn(move || {
-            match tx.try_send(Track::new(2)) {
-                Ok(()) => {}
-                Err(e) => assert!(e.is_closed() || e.is_full()),
-            }
-            tx
+    for overflow in [Overflow::DropOldest, Overflow::Block, Overflow::RejectNew] {
+        model(move || {
+            let (tx, rx) = Builder::new(2).overflow(overflow).build();
+            tx.try_send(Track::new(0)).unwrap();
+            tx.try_send(Track::new(1)).unwrap();
+            let sender = thread::spawn(move || {
+                match tx.try_send(Track::new(2)) {
+                    Ok(()) => assert_eq!(overflow, Overflow::DropOldest),
+                    Err(e) => assert!(e.is_closed() || e.is_full()),
+                }
+                tx
+            });
+            drop(rx);
+            let tx = sender.join().unwrap();
+            assert!(tx.is_closed());
+            drop(tx);
         });
-        drop(rx);
-        let tx = sender.join().unwrap();
-        assert!(tx.is_closed());
-        drop(tx);
-    });
+    }
 }
 
-/// The fence-free wake-up of a push (`notify.rs`): two senders push into an
-/// empty mailbox while the receiver parks; their handles stay alive (so no
-/// sender drop wakes it instead), and the receiver still gets both
-/// messages: each push either is counted in the `tail` the parking receiver
-/// read (the receiver sees it, or sees it in flight and polls again) or
-/// comes after and wakes it.
 #[test]
 fn pushes_racing_parking_receiver() {
     model(|| {
