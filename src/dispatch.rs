@@ -525,6 +525,15 @@ struct Shared<T> {
     clock: Option<Arc<Clock>>,
 }
 
+// Makes `Dispatcher`, `Publisher` and `Consumer` `UnwindSafe` and
+// `RefUnwindSafe`, as tokio's handles are. The dispatcher's invariants
+// hold across a panic: no user code (a waker, a message's `Drop`, a settle
+// hook, the clock) runs under its lock, the lock ignores poison, and
+// these handles move messages in and out whole (only a `Delivery` lends a
+// `&T`, and it asks `T: RefUnwindSafe` for that).
+impl<T> ::core::panic::UnwindSafe for Shared<T> {}
+impl<T> ::core::panic::RefUnwindSafe for Shared<T> {}
+
 impl<T> Shared<T> {
     /// Runs `f` under the lock, then assigns what it made assignable; wakes
     /// and drops what it left after releasing the lock.

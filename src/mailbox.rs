@@ -425,6 +425,16 @@ impl<T> Chan<T> {
     }
 }
 
+// Every handle (`Sender`, `Receiver`, permits, futures) shares a `Chan`:
+// these make them `UnwindSafe` and `RefUnwindSafe`, as tokio's are. The
+// mailbox's invariants hold across a panic: no user code (a waker, a
+// message's `Drop`) runs under its lock, the lock ignores poison, and the
+// atomics change in single steps; messages move in and out whole (the
+// mailbox never lends a `&T`), so the payload's own unwind safety does not
+// matter.
+impl<T> core::panic::UnwindSafe for Chan<T> {}
+impl<T> core::panic::RefUnwindSafe for Chan<T> {}
+
 impl<T> core::fmt::Debug for Chan<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mailbox")

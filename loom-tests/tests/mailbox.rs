@@ -2,7 +2,10 @@
 //! send, receiver drop with buffered messages (leaks caught by `Track`),
 //! cancelled recv racing a send, a permit dropped racing a waiting sender,
 //! `DropOldest` racing recv, pushes racing a parking receiver (the
-//! fence-free push wake-up), and VERIFICATION bugs 3, 6, 8 and 9.
+//! fence-free push wake-up), one `recv_many` freeing two slots for two
+//! waiting senders, the receiver's drop racing a `DropOldest` eviction
+//! (bug 11), a re-polled sender whose old waker owns a permit racing a
+//! receive (bug 13), and VERIFICATION bugs 3, 6, 8 and 9.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg flowgate_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --profile loom --target-dir target/loom -p flowgate-loom-tests --test mailbox`
@@ -10,6 +13,7 @@
 use flowgate::mailbox::{self, Builder, Overflow, TryRecvError};
 use flowgate_loom_tests::{Arc, Track, block_on, model, thread};
 use futures::FutureExt;
+use std::future::Future;
 
 /// Capacity 1, two messages: the second send waits at full until the
 /// receiver takes the first; then the end of the stream.
@@ -206,12 +210,69 @@ fn two_waiting_senders_both_wake() {
     });
 }
 
-/// The fence-free wake-up of a push (`notify.rs`): two senders push into an
-/// empty mailbox while the receiver parks; their handles stay alive (so no
-/// sender drop wakes it instead), and the receiver still gets both
-/// messages: each push either is counted in the `tail` the parking receiver
-/// read (the receiver sees it, or sees it in flight and polls again) or
-/// comes after and wakes it.
+/// As `two_waiting_senders_both_wake`, but one `recv_many` frees both
+/// slots of a full capacity-2 mailbox in a single release: it must serve
+/// every sender it frees room for, not only the first (a planted
+/// serve-one-only bug deadlocks this model). The two sends are joined on
+/// one thread (each parks with its own waker), which keeps the model at
+/// two threads: with a third, it explores a million interleavings.
+#[test]
+fn recv_many_frees_slots_for_two_waiting_senders() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(2);
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let senders = thread::spawn(move || {
+            let (a, b) = block_on(futures::future::join(tx.send(2), tx.send(3)));
+            a.unwrap();
+            b.unwrap();
+        });
+        let mut got = Vec::new();
+        block_on(async {
+            while got.len() < 2 {
+                assert!(rx.recv_many(&mut got, 2).await > 0);
+            }
+        });
+        // No more receives until both sends are done: the slots freed
+        // above must be enough for both.
+        senders.join().unwrap();
+        while let Ok(m) = rx.try_recv() {
+            got.push(m);
+        }
+        // A sender granted its slot may push after the other one.
+        got[2..].sort_unstable();
+        assert_eq!(got, [0, 1, 2, 3]);
+    });
+}
+
+/// Bug 11 under `DropOldest`: the receiver is dropped (and drains) while a
+/// sender is mid-eviction. Every message, whatever `try_send` returned, is
+/// read and dropped exactly once: `Track` fails the model on a leak, and a
+/// double read of a slot is a loom causality error (a planted exclusive
+/// pop in the drain fails it). The same race under the other policies,
+/// whose `try_send` refuses at full instead.
+#[test]
+fn receiver_drop_racing_drop_oldest_eviction() {
+    for overflow in [Overflow::DropOldest, Overflow::Block, Overflow::RejectNew] {
+        model(move || {
+            let (tx, rx) = Builder::new(2).overflow(overflow).build();
+            tx.try_send(Track::new(0)).unwrap();
+            tx.try_send(Track::new(1)).unwrap();
+            let sender = thread::spawn(move || {
+                match tx.try_send(Track::new(2)) {
+                    Ok(()) => assert_eq!(overflow, Overflow::DropOldest),
+                    Err(e) => assert!(e.is_closed() || e.is_full()),
+                }
+                tx
+            });
+            drop(rx);
+            let tx = sender.join().unwrap();
+            assert!(tx.is_closed());
+            drop(tx);
+        });
+    }
+}
+
 #[test]
 fn pushes_racing_parking_receiver() {
     model(|| {
@@ -231,5 +292,50 @@ fn pushes_racing_parking_receiver() {
         let handles: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
         drop((tx, handles));
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    });
+}
+
+/// A waker that owns `T` (bug 13: user code the mailbox must not drop
+/// under its lock).
+struct Holds<T>(std::sync::Mutex<Option<T>>);
+
+impl<T: Send + Sync> futures::task::ArcWake for Holds<T> {
+    fn wake_by_ref(_: &std::sync::Arc<Self>) {}
+}
+
+/// Bug 13: a sender parks at full with a waker that owns an `OwnedPermit`
+/// of the same mailbox, then is re-polled with another waker while the
+/// receiver frees a slot. Dropping the old waker gives the permit back,
+/// which serves the queue: done under the lock, it would deadlock. Every
+/// slot comes back.
+#[test]
+fn repolled_sender_whose_old_waker_owns_a_permit_racing_recv() {
+    model(|| {
+        let (tx, mut rx) = mailbox::bounded(2);
+        tx.try_send(0).unwrap();
+        let permit = tx.clone().reserve_owned().now_or_never().unwrap().unwrap();
+        let receiver = thread::spawn(move || {
+            assert_eq!(rx.try_recv(), Ok(0));
+            rx
+        });
+        let mut reserve = Box::pin(tx.reserve());
+        let old = futures::task::waker(std::sync::Arc::new(Holds(std::sync::Mutex::new(Some(
+            permit,
+        )))));
+        let first = reserve
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&old));
+        drop(old);
+        let reserved = match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => block_on(reserve.as_mut()),
+        };
+        drop(reserved.unwrap());
+        drop(reserve);
+        let rx = receiver.join().unwrap();
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        assert!(tx.try_send(3).unwrap_err().is_full());
+        drop(rx);
     });
 }

@@ -86,6 +86,10 @@ struct Link<T> {
     key: usize,
 }
 
+// As for `Shared` (see there): the link lends no `&T`.
+impl<T> ::core::panic::UnwindSafe for Link<T> {}
+impl<T> ::core::panic::RefUnwindSafe for Link<T> {}
+
 impl<T> Consumer<T> {
     pub(super) fn new(
         shared: Arc<Shared<T>>,

@@ -104,12 +104,12 @@ impl RxWaker {
                 Err(actual) => cur = actual,
             }
         }
-        self.waker.with_mut(|cell| {
+        let replaced = self.waker.with_mut(|cell| {
             // SAFETY: we hold BUSY, so nobody else touches the cell.
             let slot = unsafe { &mut *cell };
             match slot {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+                Some(old) if old.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
             }
         });
         // A swap, not a store: it must read (and acquire) any notify that
@@ -117,7 +117,37 @@ impl RxWaker {
         self.state.swap(WAKER, Ordering::AcqRel);
         // Pairs with the notifiers' fence (module docs).
         fence(Ordering::SeqCst);
+        // Dropped once BUSY is released: a waker is user code, and it may
+        // own a handle of this very mailbox whose drop notifies.
+        drop(replaced);
         true
+    }
+
+    /// Releases the registered waker now (the receiver is being dropped:
+    /// tokio too frees it at once, not when the last sender goes). If a
+    /// notifier holds the cell at that moment, it is taking the waker and
+    /// drops it after waking it. Only the receiver calls this.
+    pub(crate) fn clear(&self) {
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            if cur & BUSY != 0 {
+                return;
+            }
+            match self
+                .state
+                .compare_exchange_weak(cur, BUSY, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        let waker = self.waker.with_mut(|cell| {
+            // SAFETY: we hold BUSY, so nobody else touches the cell.
+            unsafe { (*cell).take() }
+        });
+        self.state.swap(0, Ordering::AcqRel);
+        // After BUSY is released, as in `register`.
+        drop(waker);
     }
 
     /// Wakes the registered waker, if any. Call it after publishing what

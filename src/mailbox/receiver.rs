@@ -374,9 +374,27 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.chan.close();
+        // The registered waker goes now, not with the last sender.
+        self.chan.rx_waker.clear();
         // Drop what is buffered now; anything a permit pushes later is
-        // dropped by the last handle (the ring's own drop).
-        while self.pop().is_some() {}
+        // dropped by the last handle (the ring's own drop). A message's
+        // `Drop` may panic: the guard keeps draining while unwinding, so
+        // every message is dropped once, and then the panic goes on.
+        // `pop` claims by compare-and-swap under `DropOldest` (an evicting
+        // sender may pop the same position: bug 11 of VERIFICATION.md) and
+        // pops exclusively only where nothing else ever pops.
+        struct Drain<'a, T>(&'a mut Receiver<T>);
+        impl<T> Drop for Drain<'_, T> {
+            fn drop(&mut self) {
+                while let Some(msg) = self.0.pop() {
+                    drop(msg);
+                }
+            }
+        }
+        let drain = Drain(self);
+        while let Some(msg) = drain.0.pop() {
+            drop(msg);
+        }
     }
 }
 

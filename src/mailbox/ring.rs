@@ -254,7 +254,20 @@ impl<T> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // Nobody else holds the ring; every claimed position was written.
-        while self.pop().is_some() {}
+        // A message's `Drop` may panic: the guard keeps draining while
+        // unwinding, so every message is dropped once.
+        struct Drain<'a, T>(&'a Ring<T>);
+        impl<T> Drop for Drain<'_, T> {
+            fn drop(&mut self) {
+                while let Some(msg) = self.0.pop() {
+                    drop(msg);
+                }
+            }
+        }
+        let drain = Drain(self);
+        while let Some(msg) = drain.0.pop() {
+            drop(msg);
+        }
     }
 }
 

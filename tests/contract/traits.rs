@@ -25,6 +25,7 @@ fn send_sync<X: std::marker::Send + Sync>() {}
 fn send<X: std::marker::Send>() {}
 fn unpin<X: Unpin>() {}
 fn clone<X: Clone>() {}
+fn unwind_safe<X: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
 
 /// `Send` but not `Sync`.
 struct SendOnly(std::marker::PhantomData<std::cell::Cell<u8>>);
@@ -168,4 +169,28 @@ fn timed_futures_are_send_and_debug() {
     let limiter = std::sync::Arc::new(RateLimiter::new(Quota::per_second(1)));
     let publisher = queue.publisher().with_rate_limit_with(clock, limiter);
     spawnable(publisher.publish(1));
+}
+
+/// The handles can cross `catch_unwind` (as tokio's do): no user code runs
+/// under a flowgate lock and the locks ignore poison, so a panic leaves
+/// every primitive consistent. For any payload: messages move whole.
+#[test]
+fn handles_are_unwind_safe() {
+    /// Neither `UnwindSafe` nor `RefUnwindSafe`.
+    struct Cellish(std::marker::PhantomData<std::cell::UnsafeCell<u8>>);
+    unwind_safe::<Sender<Cellish>>();
+    unwind_safe::<WeakSender<Cellish>>();
+    unwind_safe::<Receiver<Cellish>>();
+    unwind_safe::<Permit<'static, Cellish>>();
+    unwind_safe::<OwnedPermit<Cellish>>();
+    unwind_safe::<Reserve<'static, Cellish>>();
+    unwind_safe::<ReserveOwned<Cellish>>();
+    unwind_safe::<flowgate::mailbox::Closed<'static, Cellish>>();
+    unwind_safe::<CreditSemaphore>();
+    unwind_safe::<Credits<'static>>();
+    unwind_safe::<OwnedCredits>();
+    unwind_safe::<Dispatcher<u32>>();
+    unwind_safe::<Publisher<u32>>();
+    unwind_safe::<Consumer<u32>>();
+    unwind_safe::<Delivery<u32>>();
 }

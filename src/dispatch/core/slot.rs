@@ -52,6 +52,13 @@ unsafe impl<T: Send> Send for Slot<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Sync for Slot<T> {}
 
+// A slot lends `&T` to deliveries, as an `Arc<T>` would: unwind safe as
+// that is, for `T: RefUnwindSafe` (its cell is written only through the
+// only clone, never while a `&T` is out, and no user code runs under the
+// dispatcher's lock; see `Shared`).
+impl<T: ::core::panic::RefUnwindSafe> ::core::panic::UnwindSafe for Slot<T> {}
+impl<T: ::core::panic::RefUnwindSafe> ::core::panic::RefUnwindSafe for Slot<T> {}
+
 impl<T> Slot<T> {
     pub(super) fn new() -> Self {
         Self {
