@@ -282,9 +282,20 @@ impl Publisher {
 
 impl Inner {
     /// Polls the detached confirms, returning the credit of those done.
+    ///
+    /// The confirms are taken out and polled with the lock released: a
+    /// poll may drop a waker, and a finished confirm's credit going back
+    /// wakes a waiting publish (user code, never run under a flowgate
+    /// lock). Those still pending are put back.
     fn reap(&self, cx: &mut Context<'_>) {
-        let mut detached = self.detached.lock();
-        detached.retain_mut(|(out, _)| out.as_mut().poll(cx).is_pending());
+        let mut held = core::mem::take(&mut *self.detached.lock());
+        if held.is_empty() {
+            return;
+        }
+        held.retain_mut(|(out, _)| out.as_mut().poll(cx).is_pending());
+        if !held.is_empty() {
+            self.detached.lock().append(&mut held);
+        }
     }
 }
 

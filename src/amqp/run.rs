@@ -55,12 +55,18 @@ impl Control {
         self.closing.load(Ordering::Acquire)
     }
 
+    /// Stores the driver's waker. A replaced waker is dropped after the
+    /// lock is released: its drop is user code (it may own a handle of this
+    /// bridge and re-enter it).
     fn register(&self, waker: &Waker) {
-        let mut slot = self.waker.lock();
-        match &*slot {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
+        let replaced = {
+            let mut slot = self.waker.lock();
+            match &*slot {
+                Some(old) if old.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
+            }
+        };
+        drop(replaced);
     }
 }
 

@@ -90,6 +90,35 @@ pub async fn ready(channel: &Channel, name: &str) -> u32 {
         .message_count()
 }
 
+/// The broker's count of consumers on `name`.
+pub async fn consumers(channel: &Channel, name: &str) -> u32 {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(name.into(), passive, FieldTable::default())
+        .await
+        .unwrap_or_else(|err| panic!("passive declare {name}: {err}"))
+        .consumer_count()
+}
+
+/// Polls `ready(name)` until it is `want`, failing after 10 s.
+pub async fn await_ready(channel: &Channel, name: &str, want: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = ready(channel, name).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: {got} ready after 10 s, want {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn delete(channel: &Channel, name: &str) {
     let _ = channel
         .queue_delete(name.into(), QueueDeleteOptions::default())

@@ -1,0 +1,148 @@
+//! The RabbitMQ bridge's shutdown against a real broker (`AMQP_URL`, see
+//! `tests/amqp.rs`): `close()` completes with no worker left, and the
+//! driver's waker is never dropped under its own lock.
+
+mod broker;
+
+use flowgate::amqp::ConsumerBridge;
+use flowgate::dispatch::Subscription;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+use std::time::Duration;
+
+/// Runs a test body, failing it (instead of hanging) if the broker never
+/// answers.
+async fn within(test: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(60), test)
+        .await
+        .expect("the test did not finish in 60 s");
+}
+
+/// Issue 15: `close()` completes with no worker left, and the local
+/// backlog goes back to the broker (`basic.nack` requeue), whether the
+/// last worker leaves before or after the close.
+async fn close_without_workers(url: String, worker_leaves_first: bool) {
+    let fx = broker::Fixture::new(&url, "close-no-worker", &[]).await;
+    let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+    broker::publish_all(admin, queue, (0..10u8).map(|i| vec![i])).await;
+    let channel = broker::channel(conn).await;
+    let bridge = ConsumerBridge::builder(&channel, queue)
+        .credit(10)
+        .start()
+        .await
+        .unwrap();
+    let mut worker = bridge.subscribe(Subscription::prefetch(1));
+    let run = tokio::spawn(bridge.run());
+    let held = worker.recv().await.expect("a delivery");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while bridge.stats().published < 10 {
+        assert!(std::time::Instant::now() < deadline, "not all taken in");
+        tokio::task::yield_now().await;
+    }
+    if worker_leaves_first {
+        // The only worker dies holding a delivery, as in a panic.
+        drop((held, worker));
+        bridge.close();
+    } else {
+        bridge.close();
+        drop((held, worker));
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("close() completes with no worker left");
+    out.unwrap().unwrap();
+    broker::await_ready(admin, queue, 10).await;
+    assert_eq!(broker::consumers(admin, queue).await, 0);
+    broker::delete(admin, queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_completes_after_the_last_worker_left() {
+    let url = broker_or_skip!();
+    within(close_without_workers(url, true)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_completes_when_the_last_worker_leaves_after_it() {
+    let url = broker_or_skip!();
+    within(close_without_workers(url, false)).await;
+}
+
+/// The bridge a waker closes, once armed.
+struct Probe {
+    bridge: ConsumerBridge,
+    armed: AtomicBool,
+}
+
+/// A waker every copy of which, once armed, re-enters the bridge when
+/// dropped (`close()` takes the driver's waker lock): whichever copy the
+/// driver replaces, its drop is the re-entry.
+fn closes_on_every_drop(probe: Arc<Probe>) -> Waker {
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_one);
+    unsafe fn clone(p: *const ()) -> RawWaker {
+        // SAFETY: `p` came from `Arc::into_raw` of an `Arc<Probe>`
+        // and that copy is alive (the caller holds a waker made of it).
+        unsafe { Arc::increment_strong_count(p.cast::<Probe>()) };
+        RawWaker::new(p, &VTABLE)
+    }
+    unsafe fn wake(p: *const ()) {
+        // SAFETY: as `drop_one`: `wake` consumes the waker.
+        unsafe { drop_one(p) }
+    }
+    unsafe fn wake_by_ref(_: *const ()) {}
+    unsafe fn drop_one(p: *const ()) {
+        // SAFETY: `p` is one strong count of an `Arc<Probe>`
+        // (from `into_raw` or `clone`), given up here exactly once.
+        let probe = unsafe { Arc::from_raw(p.cast::<Probe>()) };
+        if probe.armed.load(Ordering::Acquire) {
+            probe.bridge.close();
+        }
+    }
+    let p = Arc::into_raw(probe).cast::<()>();
+    // SAFETY: the vtable's functions keep the `Arc` count contract above.
+    unsafe { Waker::from_raw(RawWaker::new(p, &VTABLE)) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_driver_waker_is_dropped_after_the_lock() {
+    let url = broker_or_skip!();
+    within(async move {
+        let fx = broker::Fixture::new(&url, "waker-drop", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
+            .credit(1)
+            .start()
+            .await
+            .unwrap();
+        let mut run = Box::pin(bridge.run());
+        let probe = Arc::new(Probe {
+            bridge: bridge.clone(),
+            armed: AtomicBool::new(false),
+        });
+        // Polled on a plain thread: a self-deadlock there fails the test
+        // by the deadline instead of blocking the runtime.
+        let (done, finished) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let first = closes_on_every_drop(Arc::clone(&probe));
+            let _ = run.as_mut().poll(&mut Context::from_waker(&first));
+            drop(first);
+            // Now the driver holds a copy; replacing it drops it.
+            probe.armed.store(true, Ordering::Release);
+            let _ = run.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            let _ = done.send(run);
+        });
+        let run = tokio::time::timeout(Duration::from_secs(10), finished)
+            .await
+            .expect("re-polling the driver with another waker deadlocked")
+            .unwrap();
+        // The replaced waker's drop closed the bridge: the driver ends.
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("the driver ends after close()")
+            .unwrap();
+        broker::delete(admin, queue).await;
+    })
+    .await;
+}
