@@ -33,6 +33,27 @@
 //! redelivery shows as attempt 2 whatever its real count; set
 //! [`max_attempts`](BridgeBuilder::max_attempts) with quorum queues.
 //!
+//! # How the driver ends
+//!
+//! [`Run`] ends with `Ok(())` after [`close`](ConsumerBridge::close) once
+//! every delivery is settled (what no worker will take goes back with
+//! `basic.nack` requeue); with [`BridgeError::Cancelled`] when the broker
+//! cancelled the consumer (its queue was deleted); with
+//! [`BridgeError::Lost`] carrying the broker's own reason (such as
+//! `CONNECTION_FORCED`) when the channel or connection dies. This version
+//! does not reconnect: after `Lost`, build a new channel and bridge.
+//!
+//! # Heartbeats
+//!
+//! A connection that goes silent (a partition, a hung peer) is noticed
+//! only through AMQP heartbeats: lapin closes the connection after about
+//! two heartbeat intervals without a frame, and the driver then ends with
+//! [`BridgeError::Lost`]. The interval is negotiated at connect time, the
+//! lower of the broker's (RabbitMQ's default is 60 s) and the client's;
+//! ask for a shorter one in the URL, e.g.
+//! `amqp://127.0.0.1:5672/%2f?heartbeat=5`, to notice a partition in about
+//! 10 s rather than 120 s. Until then, workers simply see no deliveries.
+//!
 //! # Examples
 //!
 //! ```no_run

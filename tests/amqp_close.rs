@@ -1,10 +1,11 @@
-//! The RabbitMQ bridge's shutdown against a real broker (`AMQP_URL`, see
-//! `tests/amqp.rs`): `close()` completes with no worker left, and the
-//! driver's waker is never dropped under its own lock.
+//! How the RabbitMQ bridge ends, against a real broker (`AMQP_URL`, see
+//! `tests/amqp.rs`): `close()` completes with no worker left, the driver's
+//! waker is never dropped under its own lock, a broker-side cancel says so,
+//! and a forced close reports the broker's own reason.
 
 mod broker;
 
-use flowgate::amqp::ConsumerBridge;
+use flowgate::amqp::{BridgeError, ConsumerBridge};
 use flowgate::dispatch::Subscription;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,18 +131,155 @@ async fn a_replaced_driver_waker_is_dropped_after_the_lock() {
             drop(first);
             // Now the driver holds a copy; replacing it drops it.
             probe.armed.store(true, Ordering::Release);
-            let _ = run.as_mut().poll(&mut Context::from_waker(Waker::noop()));
-            let _ = done.send(run);
+            let second = run.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            let _ = done.send((run, second));
         });
-        let run = tokio::time::timeout(Duration::from_secs(10), finished)
+        let (run, second) = tokio::time::timeout(Duration::from_secs(10), finished)
             .await
             .expect("re-polling the driver with another waker deadlocked")
             .unwrap();
         // The replaced waker's drop closed the bridge: the driver ends.
-        tokio::time::timeout(Duration::from_secs(10), run)
+        let out = match second {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => tokio::time::timeout(Duration::from_secs(10), run)
+                .await
+                .expect("the driver ends after close()"),
+        };
+        out.unwrap();
+        broker::delete(admin, queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_cancel_ends_run_with_cancelled() {
+    let url = broker_or_skip!();
+    within(async move {
+        let fx = broker::Fixture::new(&url, "broker-cancel", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        broker::publish_all(admin, queue, (0..4u8).map(|i| vec![i])).await;
+        let channel = broker::channel(conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
+            .credit(4)
+            .start()
             .await
-            .expect("the driver ends after close()")
             .unwrap();
+        let mut worker = bridge.subscribe(Subscription::prefetch(4));
+        let run = tokio::spawn(bridge.run());
+        let held = worker.recv().await.unwrap();
+        broker::delete(admin, queue).await; // the broker cancels the consumer
+        held.ack();
+        while let Some(d) = worker.recv().await {
+            d.ack();
+        }
+        let out = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("run ends after a broker cancel")
+            .unwrap();
+        assert!(matches!(out, Err(BridgeError::Cancelled)), "{out:?}");
+        assert!(channel.status().connected(), "the channel stays usable");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_close_reports_the_brokers_reason() {
+    let url = broker_or_skip!();
+    within(async move {
+        let fx = broker::Fixture::new(&url, "forced", &[]).await;
+        let (admin, queue) = (&fx.admin, &fx.queue);
+        broker::publish_all(admin, queue, (0..200u32).map(|i| i.to_be_bytes().to_vec())).await;
+        let name = broker::unique("forced-conn");
+        let conn = broker::connect_named(&url, &name).await;
+        let channel = broker::channel(&conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
+            .credit(8)
+            .start()
+            .await
+            .unwrap();
+        let mut worker = bridge.subscribe(Subscription::prefetch(8));
+        let run = tokio::spawn(bridge.run());
+        // The worker keeps acking (and requeueing, so the queue never
+        // runs dry) while the broker closes the connection under it.
+        let acking = tokio::spawn(async move {
+            while let Some(d) = worker.recv().await {
+                d.nack(flowgate::dispatch::Requeue::Yes);
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while bridge.stats().published < 50 {
+            assert!(std::time::Instant::now() < deadline, "deliveries flow");
+            tokio::task::yield_now().await;
+        }
+        let name2 = name.clone();
+        tokio::task::spawn_blocking(move || broker::force_close(&name2, "flowgate-test"))
+            .await
+            .unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("run ends on a forced close")
+            .unwrap();
+        let Err(BridgeError::Lost(err)) = out else {
+            panic!("want Lost, got {out:?}");
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("CONNECTION_FORCED"),
+            "the broker's reason: {text}"
+        );
+        tokio::time::timeout(Duration::from_secs(10), acking)
+            .await
+            .expect("the worker drains")
+            .unwrap();
+        broker::await_ready(admin, queue, 200).await; // nothing lost
+        broker::delete(admin, queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_partition_is_noticed_by_heartbeats() {
+    let url = broker_or_skip!();
+    within(async move {
+        let fx = broker::Fixture::new(&url, "partition", &[]).await;
+        let (admin, queue) = (&fx.admin, &fx.queue);
+        broker::publish_all(admin, queue, (0..20u8).map(|i| vec![i])).await;
+        let proxy = broker::Proxy::start(&url).await;
+        let sep = if proxy.url.contains('?') { '&' } else { '?' };
+        let conn = broker::connect(&format!("{}{sep}heartbeat=1", proxy.url)).await;
+        let channel = broker::channel(&conn).await;
+        let bridge = ConsumerBridge::builder(&channel, queue)
+            .credit(4)
+            .start()
+            .await
+            .unwrap();
+        let mut worker = bridge.subscribe(Subscription::prefetch(4));
+        let run = tokio::spawn(bridge.run());
+        let first = worker.recv().await.unwrap();
+        first.ack();
+        let started = std::time::Instant::now();
+        proxy.stall();
+        let out = tokio::time::timeout(Duration::from_secs(15), run)
+            .await
+            .expect("a silent partition is noticed within 15 s at heartbeat=1")
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(matches!(out, Err(BridgeError::Lost(_))), "{out:?}");
+        eprintln!("partition noticed after {waited:?}: {out:?}");
+        while let Some(d) = worker.recv().await {
+            d.ack(); // goes nowhere
+        }
+        // On the broker's side the stalled connection lives on until its
+        // own heartbeat check closes it: then nothing is lost.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = broker::ready(admin, queue).await;
+            if ready >= 19 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "only {ready} ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         broker::delete(admin, queue).await;
     })
     .await;

@@ -78,8 +78,11 @@ impl Control {
 /// # Errors
 ///
 /// [`BridgeError::Lost`] when the channel or connection dies (the local
-/// dispatcher is closed and nothing more is sent), and
-/// [`BridgeError::AlreadyRunning`] for a second driver.
+/// dispatcher is closed and nothing more is sent), carrying the broker's
+/// own reason where it sent one; [`BridgeError::Cancelled`] when the broker
+/// cancelled the consumer (the queue was deleted) and the workers have
+/// settled what they held; [`BridgeError::AlreadyRunning`] for a second
+/// driver.
 ///
 /// # Cancel safety
 ///
@@ -104,6 +107,11 @@ struct Driver {
     cancel: Cancel,
     /// Deliveries taken in and not yet settled.
     outstanding: usize,
+    /// The broker, not this process, ended the consumer.
+    broker_cancelled: bool,
+    /// A settlement or the cancel failed: the channel is dead; waiting for
+    /// the consumer stream's own error (`poll_lost`).
+    lost: Option<lapin::Error>,
 }
 
 impl Run {
@@ -124,6 +132,8 @@ impl Run {
             tx: parts.tx,
             cancel: Cancel::Idle,
             outstanding: 0,
+            broker_cancelled: false,
+            lost: None,
         });
         Self {
             driver,
@@ -165,6 +175,9 @@ impl Driver {
         self.control.register(cx.waker());
         let mut budget = BUDGET;
         loop {
+            if self.lost.is_some() {
+                return self.poll_lost(cx).map(Err);
+            }
             let mut progress = false;
             // Settlements out first: they free broker credit.
             while budget > 0 {
@@ -173,13 +186,20 @@ impl Driver {
                 };
                 self.outstanding -= 1;
                 if let Err(err) = send(&self.channel, settlement) {
-                    return Poll::Ready(Err(BridgeError::Lost(err)));
+                    // The channel is closing: the broker's own reason comes
+                    // on the consumer stream (`poll_lost`).
+                    self.lost = Some(err);
+                    break;
                 }
                 budget -= 1;
                 progress = true;
             }
+            if self.lost.is_some() {
+                continue;
+            }
             if let Err(err) = self.poll_cancel(cx) {
-                return Poll::Ready(Err(BridgeError::Lost(err)));
+                self.lost = Some(err);
+                continue;
             }
             // Deliveries in.
             while budget > 0 {
@@ -203,7 +223,10 @@ impl Driver {
                     }
                     Poll::Ready(None) => {
                         // Cancelled, by us or by the broker: no more
-                        // deliveries; the workers drain what is here.
+                        // deliveries; the workers drain what is here. Not
+                        // asked by us and on an open channel: the broker's.
+                        self.broker_cancelled = matches!(self.cancel, Cancel::Idle)
+                            && self.channel.status().connected();
                         self.consumer = None;
                         self.dispatcher.close();
                         progress = true;
@@ -215,7 +238,11 @@ impl Driver {
                 && !matches!(self.cancel, Cancel::Sending(_))
                 && self.outstanding == 0
             {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(if self.broker_cancelled {
+                    Err(BridgeError::Cancelled)
+                } else {
+                    Ok(())
+                });
             }
             if budget == 0 {
                 cx.waker().wake_by_ref();
@@ -223,6 +250,31 @@ impl Driver {
             }
             if !progress {
                 return Poll::Pending;
+            }
+        }
+    }
+
+    /// Once a settlement or the cancel failed (`lost`), waits for the
+    /// consumer stream's own error: the broker's close reason, which wins
+    /// over that secondary one ("invalid channel state: Closing"). lapin
+    /// marks the channel closing before it hands the error to the
+    /// consumers, so it is at most a wake-up away; if the stream ends or
+    /// yields another delivery instead, the secondary error is reported.
+    /// A delivery taken here is dropped unsettled: the channel is dead,
+    /// the broker redelivers it.
+    fn poll_lost(&mut self, cx: &mut Context<'_>) -> Poll<BridgeError> {
+        let Some(lost) = self.lost.take() else {
+            unreachable!("amqp: poll_lost without a loss");
+        };
+        let Some(consumer) = self.consumer.as_mut() else {
+            return Poll::Ready(BridgeError::Lost(lost));
+        };
+        match Pin::new(consumer).poll_next(cx) {
+            Poll::Ready(Some(Err(cause))) => Poll::Ready(BridgeError::Lost(cause)),
+            Poll::Ready(Some(Ok(_)) | None) => Poll::Ready(BridgeError::Lost(lost)),
+            Poll::Pending => {
+                self.lost = Some(lost);
+                Poll::Pending
             }
         }
     }
