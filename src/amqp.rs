@@ -89,6 +89,9 @@ pub use bridge::{BridgeBuilder, ConsumerBridge, DEFAULT_CREDIT};
 pub use error::{BridgeError, PublishError, PublishErrorKind};
 pub use publisher::{DEFAULT_MAX_UNCONFIRMED, Publisher, PublisherBuilder};
 pub use run::Run;
+pub use stats::BrokerStats;
+
+mod stats;
 
 use crate::dispatch::Settle;
 use crate::mailbox;
@@ -101,6 +104,13 @@ use lapin::types::{AMQPValue, ShortString};
 pub(crate) struct Settlement {
     pub(crate) tag: u64,
     pub(crate) verdict: Settle,
+}
+
+/// What every message of a bridge shares: the way to its driver, and the
+/// count of settlements that never got there.
+pub(crate) struct Link {
+    pub(crate) tx: mailbox::Sender<Settlement>,
+    pub(crate) counts: stats::Counts,
 }
 
 /// One delivery from the broker, as local workers see it (inside a
@@ -128,14 +138,11 @@ pub struct Message {
     routing_key: ShortString,
     redelivered: bool,
     settled: AtomicBool,
-    settlements: mailbox::Sender<Settlement>,
+    link: std::sync::Arc<Link>,
 }
 
 impl Message {
-    pub(crate) fn new(
-        delivery: lapin::message::Delivery,
-        settlements: mailbox::Sender<Settlement>,
-    ) -> Self {
+    pub(crate) fn new(delivery: lapin::message::Delivery, link: std::sync::Arc<Link>) -> Self {
         Self {
             data: delivery.data,
             properties: delivery.properties,
@@ -144,7 +151,7 @@ impl Message {
             routing_key: delivery.routing_key,
             redelivered: delivery.redelivered,
             settled: AtomicBool::new(false),
-            settlements,
+            link,
         }
     }
 
@@ -212,7 +219,9 @@ impl Message {
         // which the qos bounds by the same number, so it cannot be full. It
         // is closed once the driver is gone, and then the channel is too:
         // the broker requeues whatever was not settled.
-        let _ = self.settlements.try_send(settlement);
+        if self.link.tx.try_send(settlement).is_err() {
+            self.link.counts.unsent();
+        }
     }
 }
 

@@ -476,6 +476,12 @@ async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
             worker.recv().await.is_none(),
             "the dispatcher closes on loss"
         );
+        // The stats tell those late acks went nowhere.
+        assert!(
+            bridge.broker_stats().unsent >= 3,
+            "{:?}",
+            bridge.broker_stats()
+        );
 
         // On a healthy connection: everything not acked before the cut comes
         // back, flagged, and nothing comes back twice.

@@ -53,6 +53,14 @@ async fn close_without_workers(url: String, worker_leaves_first: bool) {
         .await
         .expect("close() completes with no worker left");
     out.unwrap().unwrap();
+    let sent = bridge.broker_stats();
+    // Each delivery taken in (the dropped one may have come back before
+    // the close) went back by a nack on the wire.
+    let taken = bridge.stats().published;
+    assert_eq!(
+        (sent.acks_sent, sent.nacks_sent, sent.unsent),
+        (0, taken, 0)
+    );
     broker::await_ready(admin, queue, 10).await;
     assert_eq!(broker::consumers(admin, queue).await, 0);
     broker::delete(admin, queue).await;
@@ -231,6 +239,13 @@ async fn a_forced_close_reports_the_brokers_reason() {
             .await
             .expect("the worker drains")
             .unwrap();
+        // Every delivery taken in was settled once: on the wire or nowhere.
+        let sent = bridge.broker_stats();
+        assert_eq!(
+            sent.acks_sent + sent.nacks_sent + sent.unsent,
+            bridge.stats().published,
+            "{sent:?}"
+        );
         broker::await_ready(admin, queue, 200).await; // nothing lost
         broker::delete(admin, queue).await;
     })

@@ -1,7 +1,7 @@
 //! [`Run`]: the bridge's driver, moving broker deliveries in and
 //! settlements out.
 
-use super::{BridgeError, Message, Settlement};
+use super::{BridgeError, Link, Message, Settlement};
 use crate::dispatch::{Dispatcher, Settle};
 use crate::mailbox;
 use crate::sync::{AtomicBool, Mutex, Ordering};
@@ -24,19 +24,21 @@ const BUDGET: usize = 128;
 pub(crate) struct Parts {
     pub(crate) consumer: lapin::Consumer,
     pub(crate) settlements: mailbox::Receiver<Settlement>,
-    pub(crate) tx: mailbox::Sender<Settlement>,
 }
 
 /// Shared by the bridge's handles and its driver.
 pub(crate) struct Control {
+    /// Shared with every message: settlements' way in, and the counts.
+    pub(crate) link: Arc<Link>,
     closing: AtomicBool,
     waker: Mutex<Option<Waker>>,
     parts: Mutex<Option<Parts>>,
 }
 
 impl Control {
-    pub(crate) fn new(parts: Parts) -> Self {
+    pub(crate) fn new(parts: Parts, link: Arc<Link>) -> Self {
         Self {
+            link,
             closing: AtomicBool::new(false),
             waker: Mutex::new(None),
             parts: Mutex::new(Some(parts)),
@@ -103,7 +105,7 @@ struct Driver {
     tag: ShortString,
     consumer: Option<lapin::Consumer>,
     settlements: mailbox::Receiver<Settlement>,
-    tx: mailbox::Sender<Settlement>,
+    link: Arc<Link>,
     cancel: Cancel,
     /// Deliveries taken in and not yet settled.
     outstanding: usize,
@@ -122,14 +124,15 @@ impl Run {
         tag: ShortString,
     ) -> Self {
         let parts = control.parts.lock().take();
+        let link = Arc::clone(&control.link);
         let driver = parts.map(|parts| Driver {
             control,
+            link,
             dispatcher,
             channel,
             tag,
             consumer: Some(parts.consumer),
             settlements: parts.settlements,
-            tx: parts.tx,
             cancel: Cancel::Idle,
             outstanding: 0,
             broker_cancelled: false,
@@ -170,6 +173,15 @@ impl Drop for Run {
     }
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Settlements that arrived and will never be sent.
+        while self.settlements.try_recv().is_ok() {
+            self.link.counts.unsent();
+        }
+    }
+}
+
 impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BridgeError>> {
         self.control.register(cx.waker());
@@ -185,12 +197,15 @@ impl Driver {
                     break;
                 };
                 self.outstanding -= 1;
+                let ack = settlement.verdict == Settle::Ack;
                 if let Err(err) = send(&self.channel, settlement) {
+                    self.link.counts.unsent();
                     // The channel is closing: the broker's own reason comes
                     // on the consumer stream (`poll_lost`).
                     self.lost = Some(err);
                     break;
                 }
+                self.link.counts.sent(ack);
                 budget -= 1;
                 progress = true;
             }
@@ -208,7 +223,7 @@ impl Driver {
                 };
                 match Pin::new(consumer).poll_next(cx) {
                     Poll::Ready(Some(Ok(delivery))) => {
-                        let msg = Message::new(delivery, self.tx.clone());
+                        let msg = Message::new(delivery, Arc::clone(&self.link));
                         let seen = msg.seen();
                         self.outstanding += 1;
                         // Full cannot happen (the backlog holds the credit);
