@@ -33,6 +33,27 @@
 //! redelivery shows as attempt 2 whatever its real count; set
 //! [`max_attempts`](BridgeBuilder::max_attempts) with quorum queues.
 //!
+//! # How the driver ends
+//!
+//! [`Run`] ends with `Ok(())` after [`close`](ConsumerBridge::close) once
+//! every delivery is settled (what no worker will take goes back with
+//! `basic.nack` requeue); with [`BridgeError::Cancelled`] when the broker
+//! cancelled the consumer (its queue was deleted); with
+//! [`BridgeError::Lost`] carrying the broker's own reason (such as
+//! `CONNECTION_FORCED`) when the channel or connection dies. This version
+//! does not reconnect: after `Lost`, build a new channel and bridge.
+//!
+//! # Heartbeats
+//!
+//! A connection that goes silent (a partition, a hung peer) is noticed
+//! only through AMQP heartbeats: lapin closes the connection after about
+//! two heartbeat intervals without a frame, and the driver then ends with
+//! [`BridgeError::Lost`]. The interval is negotiated at connect time, the
+//! lower of the broker's (RabbitMQ's default is 60 s) and the client's;
+//! ask for a shorter one in the URL, e.g.
+//! `amqp://127.0.0.1:5672/%2f?heartbeat=5`, to notice a partition in about
+//! 10 s rather than 120 s. Until then, workers simply see no deliveries.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -68,6 +89,9 @@ pub use bridge::{BridgeBuilder, ConsumerBridge, DEFAULT_CREDIT};
 pub use error::{BridgeError, PublishError, PublishErrorKind};
 pub use publisher::{DEFAULT_MAX_UNCONFIRMED, Publisher, PublisherBuilder};
 pub use run::Run;
+pub use stats::BrokerStats;
+
+mod stats;
 
 use crate::dispatch::Settle;
 use crate::mailbox;
@@ -80,6 +104,13 @@ use lapin::types::{AMQPValue, ShortString};
 pub(crate) struct Settlement {
     pub(crate) tag: u64,
     pub(crate) verdict: Settle,
+}
+
+/// What every message of a bridge shares: the way to its driver, and the
+/// count of settlements that never got there.
+pub(crate) struct Link {
+    pub(crate) tx: mailbox::Sender<Settlement>,
+    pub(crate) counts: stats::Counts,
 }
 
 /// One delivery from the broker, as local workers see it (inside a
@@ -107,14 +138,11 @@ pub struct Message {
     routing_key: ShortString,
     redelivered: bool,
     settled: AtomicBool,
-    settlements: mailbox::Sender<Settlement>,
+    link: std::sync::Arc<Link>,
 }
 
 impl Message {
-    pub(crate) fn new(
-        delivery: lapin::message::Delivery,
-        settlements: mailbox::Sender<Settlement>,
-    ) -> Self {
+    pub(crate) fn new(delivery: lapin::message::Delivery, link: std::sync::Arc<Link>) -> Self {
         Self {
             data: delivery.data,
             properties: delivery.properties,
@@ -123,7 +151,7 @@ impl Message {
             routing_key: delivery.routing_key,
             redelivered: delivery.redelivered,
             settled: AtomicBool::new(false),
-            settlements,
+            link,
         }
     }
 
@@ -191,7 +219,9 @@ impl Message {
         // which the qos bounds by the same number, so it cannot be full. It
         // is closed once the driver is gone, and then the channel is too:
         // the broker requeues whatever was not settled.
-        let _ = self.settlements.try_send(settlement);
+        if self.link.tx.try_send(settlement).is_err() {
+            self.link.counts.unsent();
+        }
     }
 }
 

@@ -476,6 +476,12 @@ async fn connection_loss_is_a_clear_error_and_nothing_is_lost() {
             worker.recv().await.is_none(),
             "the dispatcher closes on loss"
         );
+        // The stats tell those late acks went nowhere.
+        assert!(
+            bridge.broker_stats().unsent >= 3,
+            "{:?}",
+            bridge.broker_stats()
+        );
 
         // On a healthy connection: everything not acked before the cut comes
         // back, flagged, and nothing comes back twice.
@@ -694,6 +700,60 @@ async fn rate_limited_publisher_waits_for_its_cell() {
         clock.advance(Duration::from_secs(1));
         later.await.unwrap();
         assert_eq!(broker::ready(admin, queue).await, 2);
+        broker::delete(admin, queue).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_to_takes_the_exchange_per_publish() {
+    let url = broker_or_skip!();
+    within(async move {
+        let fx = broker::Fixture::new(&url, "publish-to", &[]).await;
+        let (conn, admin, queue) = (&fx.conn, &fx.admin, &fx.queue);
+        admin
+            .queue_bind(
+                queue.as_str().into(),
+                "amq.direct".into(),
+                "to-direct".into(),
+                lapin::options::QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let channel = broker::channel(conn).await;
+        let publisher = Publisher::builder(&channel).build().await.unwrap();
+        // The publisher's own exchange is the default one.
+        publisher
+            .publish(queue, b"by-default".to_vec(), BasicProperties::default())
+            .await
+            .unwrap();
+        broker::await_ready(admin, queue, 1).await;
+        // amq.direct reaches the queue only through the binding (and an
+        // unroutable mandatory publish would come back Returned).
+        publisher
+            .publish_to(
+                "amq.direct",
+                "to-direct",
+                b"by-direct".to_vec(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+        broker::await_ready(admin, queue, 2).await;
+        let err = publisher
+            .publish_to(
+                "amq.direct",
+                "nowhere",
+                b"lost".to_vec(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), PublishErrorKind::Returned { .. }),
+            "{err:?}"
+        );
         broker::delete(admin, queue).await;
     })
     .await;

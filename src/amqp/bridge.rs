@@ -1,7 +1,8 @@
 //! [`ConsumerBridge`]: a broker queue feeding a local dispatcher.
 
 use super::run::{Control, Parts, Run};
-use super::{BridgeError, Message, Settlement};
+use super::stats::Counts;
+use super::{BridgeError, BrokerStats, Link, Message, Settlement};
 use crate::dispatch::{Consumer, Dispatcher, Stats, Strategy, Subscription};
 use crate::mailbox;
 use core::fmt;
@@ -145,11 +146,17 @@ impl BridgeBuilder {
             .build();
         let (tx, rx) = mailbox::bounded::<Settlement>(credit);
         let tag = consumer.tag();
-        let control = Arc::new(Control::new(Parts {
-            consumer,
-            settlements: rx,
+        let link = Arc::new(Link {
             tx,
-        }));
+            counts: Counts::default(),
+        });
+        let control = Arc::new(Control::new(
+            Parts {
+                consumer,
+                settlements: rx,
+            },
+            link,
+        ));
         Ok(ConsumerBridge {
             dispatcher,
             control,
@@ -255,6 +262,12 @@ impl ConsumerBridge {
     /// the workers have settled everything they hold.
     pub fn close(&self) {
         self.control.close();
+    }
+
+    /// Where the settlements went: sent on the channel, or nowhere (made
+    /// after the channel died). See [`BrokerStats`].
+    pub fn broker_stats(&self) -> BrokerStats {
+        self.control.link.counts.snapshot()
     }
 
     /// The total credit (the `basic.qos` prefetch count).

@@ -10,15 +10,26 @@ pub enum BridgeError {
     /// `basic.qos` or `basic.consume` failed (no such queue, no access,
     /// channel closed): the bridge did not start.
     Setup(lapin::Error),
-    /// The channel or its connection was lost while running. No ack or nack
-    /// is sent on the dead channel; the broker requeues every delivery that
-    /// was not settled and redelivers it, flagged `redelivered`. The local
-    /// dispatcher is closed: workers drain what they hold, and their acks
-    /// of those go nowhere.
+    /// The channel or its connection was lost while running; the error is
+    /// the broker's own reason where it sent one (the close frame, such as
+    /// `CONNECTION_FORCED`), not a secondary "invalid channel state". No ack
+    /// or nack is sent on the dead channel; once the connection is closed,
+    /// the broker requeues every delivery that was not settled and
+    /// redelivers it, flagged `redelivered`. (With lapin's auto-recover
+    /// enabled, lapin may re-create the consumer on a recovered channel
+    /// that nobody reads: do not combine it with this version of the
+    /// bridge.) The local dispatcher is closed: workers drain what they
+    /// hold, and their acks of those go nowhere.
     Lost(lapin::Error),
     /// [`run`](super::ConsumerBridge::run) was called a second time; the
     /// first driver is the one that runs.
     AlreadyRunning,
+    /// The broker cancelled the consumer (its queue was deleted, or a
+    /// quorum queue's leader moved away, for instance): the driver ended
+    /// after the workers settled what they held, on a channel still open.
+    /// Unlike [`close`](super::ConsumerBridge::close), nobody here asked
+    /// for it.
+    Cancelled,
 }
 
 impl fmt::Display for BridgeError {
@@ -30,6 +41,7 @@ impl fmt::Display for BridgeError {
                 "amqp bridge lost its channel (unsettled deliveries go back to the broker): {err}"
             ),
             Self::AlreadyRunning => f.write_str("amqp bridge is already running"),
+            Self::Cancelled => f.write_str("amqp bridge's consumer was cancelled by the broker"),
         }
     }
 }
@@ -38,7 +50,7 @@ impl std::error::Error for BridgeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Setup(err) | Self::Lost(err) => Some(err),
-            Self::AlreadyRunning => None,
+            Self::AlreadyRunning | Self::Cancelled => None,
         }
     }
 }

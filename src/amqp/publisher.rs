@@ -210,6 +210,60 @@ impl Publisher {
         payload: Vec<u8>,
         properties: BasicProperties,
     ) -> Result<(), PublishError> {
+        let exchange = self.inner.exchange.clone();
+        self.send(exchange, routing_key, payload, properties).await
+    }
+
+    /// [`publish`](Self::publish) to `exchange` rather than the
+    /// publisher's own: one publisher (one credit, one channel) can serve
+    /// several exchanges.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish); an exchange that does not exist
+    /// closes the channel ([`PublishErrorKind::Channel`], `NOT_FOUND`).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`publish`](Self::publish).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: flowgate::amqp::Publisher) -> Result<(), flowgate::amqp::PublishError> {
+    /// use lapin::BasicProperties;
+    ///
+    /// publisher
+    ///     .publish_to("audit", "user.created", b"{}".to_vec(), BasicProperties::default())
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn publish_to(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        payload: Vec<u8>,
+        properties: BasicProperties,
+    ) -> Result<(), PublishError> {
+        self.send(
+            ShortString::from(exchange),
+            routing_key,
+            payload,
+            properties,
+        )
+        .await
+    }
+
+    /// The body of [`publish`](Self::publish) and
+    /// [`publish_to`](Self::publish_to); cancel behaviour as theirs.
+    async fn send(
+        &self,
+        exchange: ShortString,
+        routing_key: &str,
+        payload: Vec<u8>,
+        properties: BasicProperties,
+    ) -> Result<(), PublishError> {
         let inner = &self.inner;
         let mut acquire = Arc::clone(&inner.credits).acquire_owned(1);
         let credits = poll_fn(|cx| {
@@ -227,7 +281,7 @@ impl Publisher {
         // confirm are one future that a dropped publish leaves, with its
         // credit, to the next publishes to finish.
         let channel = inner.channel.clone();
-        let (exchange, options) = (inner.exchange.clone(), inner.options);
+        let options = inner.options;
         let routing_key = ShortString::from(routing_key);
         let out: Out = Box::pin(async move {
             let sent = channel
@@ -282,9 +336,20 @@ impl Publisher {
 
 impl Inner {
     /// Polls the detached confirms, returning the credit of those done.
+    ///
+    /// The confirms are taken out and polled with the lock released: a
+    /// poll may drop a waker, and a finished confirm's credit going back
+    /// wakes a waiting publish (user code, never run under a flowgate
+    /// lock). Those still pending are put back.
     fn reap(&self, cx: &mut Context<'_>) {
-        let mut detached = self.detached.lock();
-        detached.retain_mut(|(out, _)| out.as_mut().poll(cx).is_pending());
+        let mut held = core::mem::take(&mut *self.detached.lock());
+        if held.is_empty() {
+            return;
+        }
+        held.retain_mut(|(out, _)| out.as_mut().poll(cx).is_pending());
+        if !held.is_empty() {
+            self.detached.lock().append(&mut held);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`Run`]: the bridge's driver, moving broker deliveries in and
 //! settlements out.
 
-use super::{BridgeError, Message, Settlement};
+use super::{BridgeError, Link, Message, Settlement};
 use crate::dispatch::{Dispatcher, Settle};
 use crate::mailbox;
 use crate::sync::{AtomicBool, Mutex, Ordering};
@@ -24,19 +24,21 @@ const BUDGET: usize = 128;
 pub(crate) struct Parts {
     pub(crate) consumer: lapin::Consumer,
     pub(crate) settlements: mailbox::Receiver<Settlement>,
-    pub(crate) tx: mailbox::Sender<Settlement>,
 }
 
 /// Shared by the bridge's handles and its driver.
 pub(crate) struct Control {
+    /// Shared with every message: settlements' way in, and the counts.
+    pub(crate) link: Arc<Link>,
     closing: AtomicBool,
     waker: Mutex<Option<Waker>>,
     parts: Mutex<Option<Parts>>,
 }
 
 impl Control {
-    pub(crate) fn new(parts: Parts) -> Self {
+    pub(crate) fn new(parts: Parts, link: Arc<Link>) -> Self {
         Self {
+            link,
             closing: AtomicBool::new(false),
             waker: Mutex::new(None),
             parts: Mutex::new(Some(parts)),
@@ -55,12 +57,18 @@ impl Control {
         self.closing.load(Ordering::Acquire)
     }
 
+    /// Stores the driver's waker. A replaced waker is dropped after the
+    /// lock is released: its drop is user code (it may own a handle of this
+    /// bridge and re-enter it).
     fn register(&self, waker: &Waker) {
-        let mut slot = self.waker.lock();
-        match &*slot {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
+        let replaced = {
+            let mut slot = self.waker.lock();
+            match &*slot {
+                Some(old) if old.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
+            }
+        };
+        drop(replaced);
     }
 }
 
@@ -72,8 +80,11 @@ impl Control {
 /// # Errors
 ///
 /// [`BridgeError::Lost`] when the channel or connection dies (the local
-/// dispatcher is closed and nothing more is sent), and
-/// [`BridgeError::AlreadyRunning`] for a second driver.
+/// dispatcher is closed and nothing more is sent), carrying the broker's
+/// own reason where it sent one; [`BridgeError::Cancelled`] when the broker
+/// cancelled the consumer (the queue was deleted) and the workers have
+/// settled what they held; [`BridgeError::AlreadyRunning`] for a second
+/// driver.
 ///
 /// # Cancel safety
 ///
@@ -94,10 +105,15 @@ struct Driver {
     tag: ShortString,
     consumer: Option<lapin::Consumer>,
     settlements: mailbox::Receiver<Settlement>,
-    tx: mailbox::Sender<Settlement>,
+    link: Arc<Link>,
     cancel: Cancel,
     /// Deliveries taken in and not yet settled.
     outstanding: usize,
+    /// The broker, not this process, ended the consumer.
+    broker_cancelled: bool,
+    /// A settlement or the cancel failed: the channel is dead; waiting for
+    /// the consumer stream's own error (`poll_lost`).
+    lost: Option<lapin::Error>,
 }
 
 impl Run {
@@ -108,16 +124,19 @@ impl Run {
         tag: ShortString,
     ) -> Self {
         let parts = control.parts.lock().take();
+        let link = Arc::clone(&control.link);
         let driver = parts.map(|parts| Driver {
             control,
+            link,
             dispatcher,
             channel,
             tag,
             consumer: Some(parts.consumer),
             settlements: parts.settlements,
-            tx: parts.tx,
             cancel: Cancel::Idle,
             outstanding: 0,
+            broker_cancelled: false,
+            lost: None,
         });
         Self {
             driver,
@@ -154,11 +173,23 @@ impl Drop for Run {
     }
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Settlements that arrived and will never be sent.
+        while self.settlements.try_recv().is_ok() {
+            self.link.counts.unsent();
+        }
+    }
+}
+
 impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BridgeError>> {
         self.control.register(cx.waker());
         let mut budget = BUDGET;
         loop {
+            if self.lost.is_some() {
+                return self.poll_lost(cx).map(Err);
+            }
             let mut progress = false;
             // Settlements out first: they free broker credit.
             while budget > 0 {
@@ -166,14 +197,24 @@ impl Driver {
                     break;
                 };
                 self.outstanding -= 1;
+                let ack = settlement.verdict == Settle::Ack;
                 if let Err(err) = send(&self.channel, settlement) {
-                    return Poll::Ready(Err(BridgeError::Lost(err)));
+                    self.link.counts.unsent();
+                    // The channel is closing: the broker's own reason comes
+                    // on the consumer stream (`poll_lost`).
+                    self.lost = Some(err);
+                    break;
                 }
+                self.link.counts.sent(ack);
                 budget -= 1;
                 progress = true;
             }
+            if self.lost.is_some() {
+                continue;
+            }
             if let Err(err) = self.poll_cancel(cx) {
-                return Poll::Ready(Err(BridgeError::Lost(err)));
+                self.lost = Some(err);
+                continue;
             }
             // Deliveries in.
             while budget > 0 {
@@ -182,7 +223,7 @@ impl Driver {
                 };
                 match Pin::new(consumer).poll_next(cx) {
                     Poll::Ready(Some(Ok(delivery))) => {
-                        let msg = Message::new(delivery, self.tx.clone());
+                        let msg = Message::new(delivery, Arc::clone(&self.link));
                         let seen = msg.seen();
                         self.outstanding += 1;
                         // Full cannot happen (the backlog holds the credit);
@@ -197,7 +238,10 @@ impl Driver {
                     }
                     Poll::Ready(None) => {
                         // Cancelled, by us or by the broker: no more
-                        // deliveries; the workers drain what is here.
+                        // deliveries; the workers drain what is here. Not
+                        // asked by us and on an open channel: the broker's.
+                        self.broker_cancelled = matches!(self.cancel, Cancel::Idle)
+                            && self.channel.status().connected();
                         self.consumer = None;
                         self.dispatcher.close();
                         progress = true;
@@ -209,7 +253,11 @@ impl Driver {
                 && !matches!(self.cancel, Cancel::Sending(_))
                 && self.outstanding == 0
             {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(if self.broker_cancelled {
+                    Err(BridgeError::Cancelled)
+                } else {
+                    Ok(())
+                });
             }
             if budget == 0 {
                 cx.waker().wake_by_ref();
@@ -217,6 +265,31 @@ impl Driver {
             }
             if !progress {
                 return Poll::Pending;
+            }
+        }
+    }
+
+    /// Once a settlement or the cancel failed (`lost`), waits for the
+    /// consumer stream's own error: the broker's close reason, which wins
+    /// over that secondary one ("invalid channel state: Closing"). lapin
+    /// marks the channel closing before it hands the error to the
+    /// consumers, so it is at most a wake-up away; if the stream ends or
+    /// yields another delivery instead, the secondary error is reported.
+    /// A delivery taken here is dropped unsettled: the channel is dead,
+    /// the broker redelivers it.
+    fn poll_lost(&mut self, cx: &mut Context<'_>) -> Poll<BridgeError> {
+        let Some(lost) = self.lost.take() else {
+            unreachable!("amqp: poll_lost without a loss");
+        };
+        let Some(consumer) = self.consumer.as_mut() else {
+            return Poll::Ready(BridgeError::Lost(lost));
+        };
+        match Pin::new(consumer).poll_next(cx) {
+            Poll::Ready(Some(Err(cause))) => Poll::Ready(BridgeError::Lost(cause)),
+            Poll::Ready(Some(Ok(_)) | None) => Poll::Ready(BridgeError::Lost(lost)),
+            Poll::Pending => {
+                self.lost = Some(lost);
+                Poll::Pending
             }
         }
     }

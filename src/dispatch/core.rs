@@ -626,6 +626,16 @@ impl<T> Core<T> {
                 fx.wakes.push(waker);
             }
         }
+        if self.closed && self.ranks.is_empty() && self.settle.is_some() {
+            // Closed with no consumer left: no worker will take the backlog
+            // (a bridged queue's `close()` must still complete), so each
+            // message is settled as dropped (the bridge nacks it back to
+            // the broker with requeue) and released. None was handed out
+            // here, so none counts as an attempt toward dead-lettering.
+            while let Some(entry) = self.backlog.pop_front() {
+                self.settle_out(None, entry.slot, Outcome::Dropped, 0, fx);
+            }
+        }
         if self.closed {
             if self.dead_letter.is_some() && self.finished() {
                 // Nothing can be dead-lettered any more: let go of the

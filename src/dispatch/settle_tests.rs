@@ -92,3 +92,30 @@ fn auto_ack_settles_on_receipt() {
     d.ack();
     assert!(taken(&log).is_empty());
 }
+
+#[test]
+fn closed_with_no_consumer_left_the_backlog_goes_to_the_hook() {
+    // Leaves after the close.
+    let (queue, log) = bridged(1);
+    let mut consumer = queue.subscribe(Subscription::prefetch(1));
+    queue.try_publish_seen(1, 0).unwrap();
+    queue.try_publish_seen(2, 5).unwrap(); // seen before: still requeued
+    let held = consumer.try_recv().unwrap();
+    queue.close();
+    assert!(taken(&log).is_empty(), "a consumer may still take them");
+    drop((held, consumer));
+    let mut got = taken(&log);
+    got.sort_by_key(|&(m, _)| m);
+    // 1 was received, at its last attempt: its drop dead-letters it as
+    // always; 2 was never handed out here, so it goes back.
+    assert_eq!(got, [(1, Settle::Reject), (2, Settle::Requeue)]);
+    assert_eq!(queue.stats().backlog, 0);
+
+    // Leaves before the close.
+    let (queue, log) = bridged(u32::MAX);
+    drop(queue.subscribe(Subscription::prefetch(1)));
+    queue.try_publish_seen(3, 0).unwrap();
+    assert!(taken(&log).is_empty(), "a worker may still subscribe");
+    queue.close();
+    assert_eq!(taken(&log), [(3, Settle::Requeue)]);
+}

@@ -6,7 +6,7 @@ use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties};
 use std::sync::atomic::{AtomicU32, Ordering};
-use tokio::io::copy_bidirectional;
+use tokio::io::{AsyncReadExt, copy_bidirectional};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -42,6 +42,58 @@ pub async fn connect(url: &str) -> Connection {
     Connection::connect(url, ConnectionProperties::default())
         .await
         .unwrap_or_else(|err| panic!("cannot connect to {url}: {err}"))
+}
+
+/// A connection the broker lists under `name`, for [`force_close`].
+pub async fn connect_named(url: &str, name: &str) -> Connection {
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    Connection::connect(url, properties)
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to {url}: {err}"))
+}
+
+/// `rabbitmqctl` on the node `scripts/broker start` runs (its own
+/// environment), with a 20 s limit; its stdout.
+pub fn ctl(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/broker");
+    let out = std::process::Command::new("timeout")
+        .arg("20")
+        .arg(script)
+        .arg("ctl")
+        .args(args)
+        .output()
+        .expect("run scripts/broker ctl");
+    assert!(
+        out.status.success(),
+        "scripts/broker ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Force-closes (as `rabbitmqctl close_connection` does, with
+/// `CONNECTION_FORCED`) the connections named `name` (see
+/// [`connect_named`]), and only those: other tests run alongside.
+pub fn force_close(name: &str, reason: &str) {
+    // `user_provided_name` is newer than 3.10: the name is in the client
+    // properties (`connection_name`), unique per test run.
+    let listed = ctl(&[
+        "list_connections",
+        "-q",
+        "--no-table-headers",
+        "pid",
+        "client_properties",
+    ]);
+    let quoted = format!("\"{name}\"");
+    let pids: Vec<&str> = listed
+        .lines()
+        .filter(|line| line.contains(&quoted))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(!pids.is_empty(), "no connection named {name}: {listed}");
+    for pid in pids {
+        ctl(&["close_connection", pid, reason]);
+    }
 }
 
 pub async fn channel(conn: &Connection) -> Channel {
@@ -88,6 +140,35 @@ pub async fn ready(channel: &Channel, name: &str) -> u32 {
         .await
         .unwrap_or_else(|err| panic!("passive declare {name}: {err}"))
         .message_count()
+}
+
+/// The broker's count of consumers on `name`.
+pub async fn consumers(channel: &Channel, name: &str) -> u32 {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(name.into(), passive, FieldTable::default())
+        .await
+        .unwrap_or_else(|err| panic!("passive declare {name}: {err}"))
+        .consumer_count()
+}
+
+/// Polls `ready(name)` until it is `want`, failing after 10 s.
+pub async fn await_ready(channel: &Channel, name: &str, want: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = ready(channel, name).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: {got} ready after 10 s, want {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 pub async fn delete(channel: &Channel, name: &str) {
@@ -150,6 +231,7 @@ impl Fixture {
 pub struct Proxy {
     pub url: String,
     cut: watch::Sender<bool>,
+    stall: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -168,17 +250,32 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy addr").port();
         let (cut, watch_cut) = watch::channel(false);
+        let (stall, watch_stall) = watch::channel(false);
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 let target = target.clone();
                 let mut watch_cut = watch_cut.clone();
+                let mut watch_stall = watch_stall.clone();
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&target).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = copy_bidirectional(&mut client, &mut server) => {}
-                        _ = watch_cut.wait_for(|cut| *cut) => {}
+                    let stalled = tokio::select! {
+                        _ = copy_bidirectional(&mut client, &mut server) => false,
+                        _ = watch_cut.wait_for(|cut| *cut) => false,
+                        _ = watch_stall.wait_for(|stall| *stall) => true,
+                    };
+                    if stalled {
+                        // A silent partition: both sockets stay open, what
+                        // the client sends is swallowed, nothing reaches
+                        // it; bounded so a test can never hang on it.
+                        let swallow = async {
+                            let mut buf = [0u8; 4096];
+                            while matches!(client.read(&mut buf).await, Ok(n) if n > 0) {}
+                        };
+                        let _ =
+                            tokio::time::timeout(std::time::Duration::from_secs(60), swallow).await;
+                        drop(server);
                     }
                 });
             }
@@ -190,7 +287,13 @@ impl Proxy {
             .rfind('@')
             .map_or(String::new(), |c| url[at..at + c + 1].to_string());
         url.replace_range(at..end, &format!("{creds}127.0.0.1:{port}"));
-        Self { url, cut }
+        Self { url, cut, stall }
+    }
+
+    /// Stops forwarding without closing anything (a silent partition):
+    /// only heartbeats can tell.
+    pub fn stall(&self) {
+        let _ = self.stall.send(true);
     }
 
     /// Drops every proxied connection, both ways.
