@@ -102,6 +102,10 @@ impl<T, Tm: Timer, C: Clock> RateLimitedPublisher<T, Tm, C> {
     /// # Examples
     ///
     /// See [`RateLimitedPublisher`].
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+        allow(rustdoc::broken_intra_doc_links)
+    )]
     pub async fn publish(&self, msg: T) -> Result<(), PublishError<T>> {
         // Refused at once once closed: no wait for, and no use of, a cell.
         if self.publisher.is_closed() {
