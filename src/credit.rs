@@ -13,7 +13,7 @@
 //! use futures::executor::block_on;
 //! use std::sync::Arc;
 //!
-//! # block_on(async {
+//! block_on(async {
 //! // The consumer grants a window of 2 messages.
 //! let credit = Arc::new(CreditSemaphore::new(2));
 //! let (tx, rx) = std::sync::mpsc::channel();
@@ -39,7 +39,7 @@
 //! }
 //! producer.join().unwrap();
 //! assert_eq!(credit.available(), 2);
-//! # });
+//! });
 //! ```
 //!
 //! # Algorithm
@@ -107,13 +107,13 @@ const SHIFT: usize = 3;
 ///
 /// ```
 /// use flowgate::credit::CreditSemaphore;
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let credits = CreditSemaphore::new(10);
 /// let three = credits.acquire(3).await.unwrap();
 /// assert_eq!(credits.available(), 7);
 /// drop(three); // returned on drop
 /// assert_eq!(credits.available(), 10);
-/// # });
+/// });
 /// ```
 pub struct CreditSemaphore {
     /// `available << 3 | DEBT | WAITERS | CLOSED`.
@@ -222,13 +222,13 @@ impl CreditSemaphore {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let credits = flowgate::credit::CreditSemaphore::new(5);
     /// let held = credits.acquire(3).await.unwrap();
     /// assert_eq!((held.count(), credits.available()), (3, 2));
     /// drop(held);
     /// assert_eq!(credits.available(), 5);
-    /// # });
+    /// });
     /// ```
     #[inline]
     pub fn acquire(&self, n: usize) -> Acquire<'_> {
@@ -250,12 +250,12 @@ impl CreditSemaphore {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(4));
     /// let held = Arc::clone(&sem).acquire_owned(2).await.unwrap();
     /// std::thread::spawn(move || drop(held)).join().unwrap();
     /// assert_eq!(sem.available(), 4);
-    /// # });
+    /// });
     /// ```
     pub fn acquire_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned::new(self, n)
@@ -421,7 +421,7 @@ impl CreditSemaphore {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::credit::{AcquireError, CreditSemaphore};
     /// let credits = CreditSemaphore::new(1);
     /// let held = credits.acquire(1).await.unwrap();
@@ -429,7 +429,7 @@ impl CreditSemaphore {
     /// assert_eq!(credits.acquire(1).await.unwrap_err(), AcquireError::Closed);
     /// drop(held);
     /// assert_eq!(credits.available(), 1);
-    /// # });
+    /// });
     /// ```
     pub fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::Release);

@@ -230,7 +230,7 @@ pub enum Strategy {
 /// use flowgate::dispatch::{Dispatcher, Requeue, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<u32>::builder().build();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
 /// queue.publisher().publish(1).await.unwrap();
@@ -239,7 +239,7 @@ pub enum Strategy {
 /// assert!(again.redelivered());
 /// again.nack(Requeue::No); // no dead-letter mailbox: dropped and counted
 /// assert_eq!(queue.stats().dropped, 1);
-/// # });
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Requeue {
@@ -617,14 +617,14 @@ impl<T> Shared<T> {
 /// use flowgate::dispatch::{Dispatcher, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<&str>::builder().build();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
 /// queue.publisher().publish("job").await.unwrap();
 /// let delivery = consumer.recv().await.unwrap();
 /// assert_eq!(*delivery, "job");
 /// delivery.ack();
-/// # });
+/// });
 /// ```
 pub struct Dispatcher<T> {
     shared: Arc<Shared<T>>,
@@ -708,14 +708,14 @@ impl<T> Dispatcher<T> {
     /// use flowgate::dispatch::{Dispatcher, Subscription};
     /// use futures::executor::block_on;
     ///
-    /// # block_on(async {
+    /// block_on(async {
     /// let queue = Dispatcher::<u32>::new();
     /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
     /// queue.publisher().publish(1).await.unwrap();
     /// queue.close();
     /// consumer.recv().await.unwrap().ack();
     /// assert!(consumer.recv().await.is_none());
-    /// # });
+    /// });
     /// ```
     pub fn close(&self) {
         self.shared.run(|core, _| core.close());

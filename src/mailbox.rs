@@ -281,11 +281,11 @@ impl Builder {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(2);
 /// tx.send("hi").await.unwrap();
 /// assert_eq!(rx.recv().await, Some("hi"));
-/// # });
+/// });
 /// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     Builder::new(capacity).build()

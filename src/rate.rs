@@ -61,7 +61,7 @@
 //! use flowgate::runtime::ManualClock;
 //! use std::time::Duration;
 //!
-//! # futures::executor::block_on(async {
+//! futures::executor::block_on(async {
 //! let clock = ManualClock::new();
 //! let limiter = RateLimiter::with_clock(Quota::per_second(10).burst(2), clock.clone());
 //! assert!(limiter.check().is_ok());
@@ -69,7 +69,7 @@
 //! assert!(limiter.check().is_err());         // then one every 100 ms
 //! clock.advance(Duration::from_millis(100));
 //! limiter.until_ready_with(&clock).await;    // ready now: no sleep
-//! # });
+//! });
 //! ```
 
 // The plain timed forms exist only with a runtime feature; without one,
@@ -366,13 +366,13 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::rate::{Quota, RateLimiter};
     /// let limiter = RateLimiter::new(Quota::per_second(1000).burst(1));
     /// for _ in 0..3 {
     ///     limiter.until_ready().await;       // ~1 ms apart
     /// }
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn until_ready(&self) -> UntilReady<'_, C, crate::runtime::DefaultTimer> {
@@ -425,12 +425,12 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::rate::{InsufficientCapacity, Quota, RateLimiter};
     /// let limiter = RateLimiter::new(Quota::per_second(100).burst(10));
     /// limiter.until_n_ready(10).await.unwrap();
     /// assert_eq!(limiter.until_n_ready(11).await, Err(InsufficientCapacity(10)));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn until_n_ready(&self, n: u32) -> UntilNReady<'_, C, crate::runtime::DefaultTimer> {

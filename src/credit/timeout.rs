@@ -122,7 +122,7 @@ impl CreditSemaphore {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::credit::{AcquireTimeoutError, CreditSemaphore};
     /// use std::time::Duration;
     ///
@@ -131,7 +131,7 @@ impl CreditSemaphore {
     /// let err = credits.acquire_timeout(1, Duration::from_millis(1)).await.unwrap_err();
     /// assert_eq!(err, AcquireTimeoutError::Timeout);
     /// # drop(held);
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn acquire_timeout(
@@ -194,14 +194,14 @@ impl CreditSemaphore {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::credit::CreditSemaphore;
     /// use std::{sync::Arc, time::Duration};
     ///
     /// let sem = Arc::new(CreditSemaphore::new(1));
     /// let held = Arc::clone(&sem).acquire_owned_timeout(1, Duration::from_secs(1)).await.unwrap();
     /// assert_eq!(held.count(), 1);
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn acquire_owned_timeout(

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// use flowgate::runtime::ManualClock;
 /// use std::sync::Arc;
 ///
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let clock = ManualClock::new();
 /// let limiter = Arc::new(RateLimiter::with_clock(Quota::per_second(100), clock.clone()));
 /// let queue = Dispatcher::<u32>::new();
@@ -29,7 +29,7 @@ use std::sync::Arc;
 /// let publisher = queue.publisher().with_rate_limit_with(clock.clone(), limiter);
 /// publisher.publish(1).await.unwrap(); // within the burst: no wait
 /// consumer.recv().await.unwrap().ack();
-/// # });
+/// });
 /// ```
 pub struct RateLimitedPublisher<T, Tm, C = MonotonicClock> {
     publisher: Publisher<T>,
@@ -47,7 +47,7 @@ impl<T> Publisher<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::dispatch::Dispatcher;
     /// use flowgate::rate::{Quota, RateLimiter};
     /// use std::sync::Arc;
@@ -56,7 +56,7 @@ impl<T> Publisher<T> {
     /// let queue = Dispatcher::<u32>::new();
     /// let publisher = queue.publisher().with_rate_limit(limiter);
     /// publisher.publish(1).await.unwrap();
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn with_rate_limit<C: Clock>(

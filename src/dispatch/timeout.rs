@@ -136,7 +136,7 @@ impl<T> Publisher<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::dispatch::{Dispatcher, PublishTimeoutError};
     /// use std::time::Duration;
     ///
@@ -145,7 +145,7 @@ impl<T> Publisher<T> {
     /// publisher.publish_timeout(1, Duration::from_secs(1)).await.unwrap();
     /// let err = publisher.publish_timeout(2, Duration::from_millis(1)).await.unwrap_err();
     /// assert!(matches!(err, PublishTimeoutError::Timeout(2)));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn publish_timeout(
@@ -216,7 +216,7 @@ impl<T> Consumer<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::dispatch::{Dispatcher, RecvTimeoutError, Subscription};
     /// use std::time::Duration;
     ///
@@ -224,7 +224,7 @@ impl<T> Consumer<T> {
     /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
     /// let err = consumer.recv_timeout(Duration::from_millis(1)).await.unwrap_err();
     /// assert_eq!(err, RecvTimeoutError::Timeout);
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn recv_timeout(

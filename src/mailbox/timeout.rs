@@ -197,7 +197,7 @@ impl<T> Sender<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::mailbox::{self, SendTimeoutError};
     /// use std::time::Duration;
     ///
@@ -205,7 +205,7 @@ impl<T> Sender<T> {
     /// tx.send_timeout(1, Duration::from_secs(1)).await.unwrap();
     /// let err = tx.send_timeout(2, Duration::from_millis(1)).await.unwrap_err();
     /// assert!(matches!(err, SendTimeoutError::Timeout(2)));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn send_timeout(
@@ -279,7 +279,7 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::mailbox::{self, RecvTimeoutError};
     /// use std::time::Duration;
     ///
@@ -288,7 +288,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(err, RecvTimeoutError::Timeout);
     /// tx.try_send(5).unwrap();
     /// assert_eq!(rx.recv_timeout(Duration::from_secs(1)).await, Ok(5));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn recv_timeout(
