@@ -4,6 +4,13 @@
 //! credit, Reactive Streams' `request(n)`. A consumer grants credit, a
 //! producer spends one credit per message and waits when it has none.
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | [`acquire`](CreditSemaphore::acquire), [`acquire_owned`](CreditSemaphore::acquire_owned) | cancel-safe: credit already assigned to it goes to the next waiter, who is woken |
+//! | `acquire_timeout`, `acquire_timeout_with` (and owned forms) | cancel-safe, as `acquire`; credit granted as the deadline passes is returned or handed on, never lost |
+//!
 //! # Examples
 //!
 //! A producer limited by the credit its consumer grants back:

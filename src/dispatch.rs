@@ -5,6 +5,14 @@
 //! message to a consumer chosen by a [`Strategy`] among those with free
 //! prefetch credit; each consumer acks or nacks each [`Delivery`].
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | [`Consumer::recv`], `recv_timeout` | cancel-safe: deliveries are assigned to the consumer, not the future; the next `recv` gets them |
+//! | [`Publisher::publish`], `publish_timeout` | **drops the message** unsent; backlog room granted to it goes to the next publisher |
+//! | [`RateLimitedPublisher::publish`] | drops the message; a rate-limit reservation is refunded when no later request reserved after it |
+//!
 //! # Examples
 //!
 //! A work queue: one producer, two workers with prefetch 1.

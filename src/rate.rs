@@ -1,5 +1,11 @@
 //! Time-based flow control: [`RateLimiter`], a lock-free GCRA.
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | `until_ready`, `until_n_ready` and their `_with` forms | the cell reserved on the first poll is refunded if no later request reserved after it, otherwise forfeited (the schedule stays FIFO) |
+//!
 //! # Algorithm
 //!
 //! The Generic Cell Rate Algorithm (GCRA, ITU-T I.371, the "virtual
