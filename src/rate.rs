@@ -381,6 +381,10 @@ impl<C: Clock> RateLimiter<C> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn until_ready(&self) -> UntilReady<'_, C, crate::runtime::DefaultTimer> {
         self.until_ready_with(&crate::runtime::DEFAULT_TIMER)
     }
@@ -439,6 +443,10 @@ impl<C: Clock> RateLimiter<C> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn until_n_ready(&self, n: u32) -> UntilNReady<'_, C, crate::runtime::DefaultTimer> {
         self.until_n_ready_with(&crate::runtime::DEFAULT_TIMER, n)
     }

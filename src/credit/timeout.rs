@@ -134,6 +134,10 @@ impl CreditSemaphore {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn acquire_timeout(
         &self,
         n: usize,
@@ -204,6 +208,10 @@ impl CreditSemaphore {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn acquire_owned_timeout(
         self: Arc<Self>,
         n: usize,

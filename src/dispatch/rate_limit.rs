@@ -59,6 +59,10 @@ impl<T> Publisher<T> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn with_rate_limit<C: Clock>(
         self,
         limiter: Arc<RateLimiter<C>>,
@@ -67,10 +71,25 @@ impl<T> Publisher<T> {
     }
 
     /// Limits this publisher's rate with `limiter`, sleeping with `timer`.
+    /// Needs no runtime feature: any [`Timer`] will do.
     ///
     /// # Examples
     ///
-    /// See [`RateLimitedPublisher`].
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    /// use flowgate::rate::{Quota, RateLimiter};
+    /// use flowgate::runtime::ManualClock;
+    /// use std::sync::Arc;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let limiter = Arc::new(RateLimiter::new(Quota::per_second(100).burst(5)));
+    ///     let queue = Dispatcher::<u32>::new();
+    ///     let mut worker = queue.subscribe(Subscription::prefetch(5));
+    ///     let publisher = queue.publisher().with_rate_limit_with(ManualClock::new(), limiter);
+    ///     publisher.publish(1).await.unwrap(); // within the burst: no sleep
+    ///     assert_eq!(*worker.recv().await.unwrap(), 1);
+    /// });
+    /// ```
     pub fn with_rate_limit_with<C: Clock, Tm: Timer>(
         self,
         timer: Tm,

@@ -148,6 +148,10 @@ impl<T> Publisher<T> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn publish_timeout(
         &self,
         msg: T,
@@ -227,6 +231,10 @@ impl<T> Consumer<T> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn recv_timeout(
         &mut self,
         timeout: Duration,

@@ -208,6 +208,10 @@ impl<T> Sender<T> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn send_timeout(
         &self,
         msg: T,
@@ -291,6 +295,10 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn recv_timeout(
         &mut self,
         timeout: Duration,
