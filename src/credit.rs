@@ -242,6 +242,31 @@ impl CreditSemaphore {
         Acquire::new(self, n)
     }
 
+    /// Waits for one credit: `acquire(1)`, for code ported from tokio's
+    /// argument-less `Semaphore::acquire`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire): [`AcquireError`] once closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// futures::executor::block_on(async {
+    ///     let credits = flowgate::credit::CreditSemaphore::new(2);
+    ///     let one = credits.acquire_one().await.unwrap();
+    ///     assert_eq!((one.count(), credits.available()), (1, 1));
+    /// });
+    /// ```
+    #[inline]
+    pub fn acquire_one(&self) -> Acquire<'_> {
+        self.acquire(1)
+    }
+
     /// Like [`acquire`](Self::acquire), for an `Arc`: the credit it gives is
     /// `'static` ([`OwnedCredits`]), to move into a spawned task.
     ///
