@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! export AMQP_URL=$(scripts/broker start)
-//! cargo bench --features amqp,tokio --bench amqp
+//! cargo bench -p flowgate-benches --features amqp --bench amqp
 //! ```
 //!
 //! Each round pre-loads a fresh queue with `N` messages, then times

@@ -1,7 +1,7 @@
 //! The credit semaphore side by side with `tokio::sync::Semaphore` and
 //! `async_lock::Semaphore`, printing ns per operation and ratios.
 //!
-//! Run: `cargo bench --features tokio --bench credit` (the `tokio` feature
+//! Run: `cargo bench -p flowgate-benches --bench credit` (flowgate's `tokio` feature, on here,
 //! makes flowgate spend tokio's cooperative budget, as tokio::sync does). Each figure is the median of several
 //! short runs; the ratios are what to read (the machine is shared).
 

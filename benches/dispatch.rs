@@ -15,7 +15,7 @@
 //! work time too ("Cooperative scheduling" in the dispatch module docs),
 //! so turns last the same time and shares follow speed.
 //!
-//! `cargo bench --features tokio --bench dispatch`
+//! `cargo bench -p flowgate-benches --bench dispatch`
 //! (`DISPATCH_BENCH_MESSAGES=N` to change the message count from the 1M,
 //! `DISPATCH_BENCH_ONLY=flowgate` to run only rows whose name contains it,
 //! `DISPATCH_BENCH_SCENARIO=equal` or `=slow` to run only one scenario).

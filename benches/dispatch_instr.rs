@@ -17,7 +17,7 @@
 //! over the difference of their counts (setup cancels out):
 //!
 //! ```text
-//! cargo bench --features tokio --bench dispatch_instr --no-run
+//! cargo bench -p flowgate-benches --bench dispatch_instr --no-run
 //! for n in 100000 200000; do DISPATCH_INSTR=RoundRobin DISPATCH_INSTR_MESSAGES=$n \
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/dispatch_instr-* ; done
 //! ```

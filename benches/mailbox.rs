@@ -18,7 +18,7 @@
 //! which a channel does not choose; kanal lands on one worker nearly
 //! always. The SPSC row swings less (about 10-22 ns).
 //!
-//! `cargo bench --features tokio --bench mailbox` (set
+//! `cargo bench -p flowgate-benches --bench mailbox` (set
 //! `MAILBOX_BENCH_SCALE=0.1` for a quicker, noisier run;
 //! `MAILBOX_BENCH_ONLY=MPSC` for the scenarios whose name starts with that;
 //! `MAILBOX_BENCH_FLOWGATE_ONLY=1` for flowgate alone, `=rt` or `=threads`

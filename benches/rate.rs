@@ -8,7 +8,7 @@
 //! - `until_ready` at 1,000/s for 2 s on tokio: achieved rate (target:
 //!   within 1% of the quota).
 //!
-//! Run: `cargo bench --bench rate --features tokio`. Short by design
+//! Run: `cargo bench -p flowgate-benches --bench rate`. Short by design
 //! (a few seconds); timings are printed, never asserted.
 
 use flowgate::rate::{Clock, Quota, RateLimiter};

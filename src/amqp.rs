@@ -156,36 +156,110 @@ impl Message {
     }
 
     /// The payload.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// println!("{} bytes", job.data().len());
+    /// job.ack();
+    /// # }
+    /// ```
     pub fn data(&self) -> &[u8] {
         &self.data
     }
 
     /// The payload, taken out (the message is still settled as usual).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// let mut message = job.ack_take().unwrap(); // acked; the message is ours
+    /// let body: Vec<u8> = message.take_data();
+    /// assert!(message.data().is_empty());
+    /// # }
+    /// ```
     pub fn take_data(&mut self) -> Vec<u8> {
         core::mem::take(&mut self.data)
     }
 
     /// The message's properties and headers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// let kind = job.properties().content_type().as_ref().map(|t| t.as_str());
+    /// println!("content type {kind:?}");
+    /// job.ack();
+    /// # }
+    /// ```
     pub fn properties(&self) -> &BasicProperties {
         &self.properties
     }
 
     /// The broker's delivery tag on the bridge's channel.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// println!("delivery tag {}", job.delivery_tag());
+    /// job.ack();
+    /// # }
+    /// ```
     pub fn delivery_tag(&self) -> u64 {
         self.delivery_tag
     }
 
     /// The exchange it was published to (empty for the default exchange).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// println!("from exchange {:?}", job.exchange());
+    /// job.ack();
+    /// # }
+    /// ```
     pub fn exchange(&self) -> &str {
         self.exchange.as_str()
     }
 
     /// The routing key it was published with.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// println!("routing key {}", job.routing_key());
+    /// job.ack();
+    /// # }
+    /// ```
     pub fn routing_key(&self) -> &str {
         self.routing_key.as_str()
     }
 
     /// The broker's `redelivered` flag.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut worker: flowgate::dispatch::Consumer<flowgate::amqp::Message>) {
+    /// let job = worker.recv().await.unwrap(); // Delivery<Message>
+    /// if job.broker_redelivered() {
+    ///     println!("the broker delivered it before");
+    /// }
+    /// job.ack();
+    /// # }
+    /// ```
     pub fn broker_redelivered(&self) -> bool {
         self.redelivered
     }

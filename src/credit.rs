@@ -4,6 +4,13 @@
 //! credit, Reactive Streams' `request(n)`. A consumer grants credit, a
 //! producer spends one credit per message and waits when it has none.
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | [`acquire`](CreditSemaphore::acquire), [`acquire_owned`](CreditSemaphore::acquire_owned) | cancel-safe: credit already assigned to it goes to the next waiter, who is woken |
+//! | `acquire_timeout`, `acquire_timeout_with` (and owned forms) | cancel-safe, as `acquire`; credit granted as the deadline passes is returned or handed on, never lost |
+//!
 //! # Examples
 //!
 //! A producer limited by the credit its consumer grants back:
@@ -13,7 +20,7 @@
 //! use futures::executor::block_on;
 //! use std::sync::Arc;
 //!
-//! # block_on(async {
+//! block_on(async {
 //! // The consumer grants a window of 2 messages.
 //! let credit = Arc::new(CreditSemaphore::new(2));
 //! let (tx, rx) = std::sync::mpsc::channel();
@@ -39,7 +46,7 @@
 //! }
 //! producer.join().unwrap();
 //! assert_eq!(credit.available(), 2);
-//! # });
+//! });
 //! ```
 //!
 //! # Algorithm
@@ -107,13 +114,13 @@ const SHIFT: usize = 3;
 ///
 /// ```
 /// use flowgate::credit::CreditSemaphore;
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let credits = CreditSemaphore::new(10);
 /// let three = credits.acquire(3).await.unwrap();
 /// assert_eq!(credits.available(), 7);
 /// drop(three); // returned on drop
 /// assert_eq!(credits.available(), 10);
-/// # });
+/// });
 /// ```
 pub struct CreditSemaphore {
     /// `available << 3 | DEBT | WAITERS | CLOSED`.
@@ -222,17 +229,42 @@ impl CreditSemaphore {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let credits = flowgate::credit::CreditSemaphore::new(5);
     /// let held = credits.acquire(3).await.unwrap();
     /// assert_eq!((held.count(), credits.available()), (3, 2));
     /// drop(held);
     /// assert_eq!(credits.available(), 5);
-    /// # });
+    /// });
     /// ```
     #[inline]
     pub fn acquire(&self, n: usize) -> Acquire<'_> {
         Acquire::new(self, n)
+    }
+
+    /// Waits for one credit: `acquire(1)`, for code ported from tokio's
+    /// argument-less `Semaphore::acquire`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire): [`AcquireError`] once closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// futures::executor::block_on(async {
+    ///     let credits = flowgate::credit::CreditSemaphore::new(2);
+    ///     let one = credits.acquire_one().await.unwrap();
+    ///     assert_eq!((one.count(), credits.available()), (1, 1));
+    /// });
+    /// ```
+    #[inline]
+    pub fn acquire_one(&self) -> Acquire<'_> {
+        self.acquire(1)
     }
 
     /// Like [`acquire`](Self::acquire), for an `Arc`: the credit it gives is
@@ -250,12 +282,12 @@ impl CreditSemaphore {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(4));
     /// let held = Arc::clone(&sem).acquire_owned(2).await.unwrap();
     /// std::thread::spawn(move || drop(held)).join().unwrap();
     /// assert_eq!(sem.available(), 4);
-    /// # });
+    /// });
     /// ```
     pub fn acquire_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned::new(self, n)
@@ -421,7 +453,7 @@ impl CreditSemaphore {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::credit::{AcquireError, CreditSemaphore};
     /// let credits = CreditSemaphore::new(1);
     /// let held = credits.acquire(1).await.unwrap();
@@ -429,7 +461,7 @@ impl CreditSemaphore {
     /// assert_eq!(credits.acquire(1).await.unwrap_err(), AcquireError::Closed);
     /// drop(held);
     /// assert_eq!(credits.available(), 1);
-    /// # });
+    /// });
     /// ```
     pub fn close(&self) {
         self.state.fetch_or(CLOSED, Ordering::Release);

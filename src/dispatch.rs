@@ -5,6 +5,14 @@
 //! message to a consumer chosen by a [`Strategy`] among those with free
 //! prefetch credit; each consumer acks or nacks each [`Delivery`].
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | [`Consumer::recv`], `recv_timeout` | cancel-safe: deliveries are assigned to the consumer, not the future; the next `recv` gets them |
+//! | [`Publisher::publish`], `publish_timeout` | **drops the message** unsent; backlog room granted to it goes to the next publisher |
+//! | [`RateLimitedPublisher::publish`] | drops the message; a rate-limit reservation is refunded when no later request reserved after it |
+//!
 //! # Examples
 //!
 //! A work queue: one producer, two workers with prefetch 1.
@@ -230,7 +238,7 @@ pub enum Strategy {
 /// use flowgate::dispatch::{Dispatcher, Requeue, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<u32>::builder().build();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
 /// queue.publisher().publish(1).await.unwrap();
@@ -239,7 +247,7 @@ pub enum Strategy {
 /// assert!(again.redelivered());
 /// again.nack(Requeue::No); // no dead-letter mailbox: dropped and counted
 /// assert_eq!(queue.stats().dropped, 1);
-/// # });
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Requeue {
@@ -663,14 +671,14 @@ impl<T> Shared<T> {
 /// use flowgate::dispatch::{Dispatcher, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<&str>::builder().build();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
 /// queue.publisher().publish("job").await.unwrap();
 /// let delivery = consumer.recv().await.unwrap();
 /// assert_eq!(*delivery, "job");
 /// delivery.ack();
-/// # });
+/// });
 /// ```
 pub struct Dispatcher<T> {
     shared: Arc<Shared<T>>,
@@ -754,14 +762,14 @@ impl<T> Dispatcher<T> {
     /// use flowgate::dispatch::{Dispatcher, Subscription};
     /// use futures::executor::block_on;
     ///
-    /// # block_on(async {
+    /// block_on(async {
     /// let queue = Dispatcher::<u32>::new();
     /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
     /// queue.publisher().publish(1).await.unwrap();
     /// queue.close();
     /// consumer.recv().await.unwrap().ack();
     /// assert!(consumer.recv().await.is_none());
-    /// # });
+    /// });
     /// ```
     pub fn close(&self) {
         self.shared.run(|core, _| core.close());

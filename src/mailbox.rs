@@ -7,6 +7,15 @@
 //! [`DropOldest`](Overflow::DropOldest) evicts the oldest buffered message,
 //! [`RejectNew`](Overflow::RejectNew) hands the new one straight back.
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | [`recv`](Receiver::recv), [`recv_many`](Receiver::recv_many), `recv_timeout` | cancel-safe: a message is taken only in the poll that returns it |
+//! | [`reserve`](Sender::reserve), [`reserve_owned`](Sender::reserve_owned), [`closed`](Sender::closed) | cancel-safe: a slot already assigned goes to the next waiting sender |
+//! | [`send`](Sender::send), `send_timeout` | **drops the message** (its slot goes to the next sender); use `reserve` to keep it |
+//! | the [`Sink`](SendSink)'s `poll_ready` | cancel-safe: dropping the sink frees its place and any reserved slot |
+//!
 //! # Examples
 //!
 //! ```
@@ -63,10 +72,10 @@
 //! # Design
 //!
 //! - **Messages** live in a preallocated lock-free ring with a sequence
-//!   stamp per slot (Dmitry Vyukov's bounded MPMC queue; see `ring.rs`).
+//!   stamp per slot (Dmitry Vyukov's bounded MPMC queue).
 //!   Its size is `capacity` rounded up to a power of two so that a position
 //!   maps to a slot with a mask; the capacity itself is enforced by the slot count.
-//! - **Capacity** is counted in two words (see `slots.rs`): the senders
+//! - **Capacity** is counted in two words: the senders
 //!   count slots taken in theirs, the receiver counts slots freed in its
 //!   own, and a sender reads the receiver's word only when a recent copy
 //!   of it says full. So a send costs one compare-and-swap on the senders'
@@ -76,15 +85,14 @@
 //!   when the mailbox is full; a [`Permit`] is simply a slot taken ahead
 //!   of its message, and closing the mailbox closes the count. The fast
 //!   paths take no lock.
-//! - **The receiver's wake-up** is an `AtomicWaker`-style slot (see
-//!   `notify.rs`): a push that finds the receiver not waiting only loads
+//! - **The receiver's wake-up** is an `AtomicWaker`-style slot: a push that finds the receiver not waiting only loads
 //!   it (the push's claim of its ring position is the read-modify-write
 //!   that orders it with a parking receiver), so senders do not fight over
 //!   its cache line.
 //! - **Popping**: under `Block` and `RejectNew` the receiver is the only
 //!   popper and advances the ring's head with plain loads and stores;
 //!   under `DropOldest` evicting senders pop too, so pops claim by
-//!   compare-and-swap (see `ring.rs`).
+//!   compare-and-swap.
 //! - **Cooperative budget** (feature `tokio`): `recv`, `recv_many`, the
 //!   `Stream`, and the futures that wait for a slot (`send`, `reserve`,
 //!   `reserve_owned`, the sink's `poll_ready`) spend tokio's task budget,
@@ -281,11 +289,11 @@ impl Builder {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(2);
 /// tx.send("hi").await.unwrap();
 /// assert_eq!(rx.recv().await, Some("hi"));
-/// # });
+/// });
 /// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     Builder::new(capacity).build()

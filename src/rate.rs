@@ -1,5 +1,11 @@
 //! Time-based flow control: [`RateLimiter`], a lock-free GCRA.
 //!
+//! # Cancel safety
+//!
+//! | future | dropped before it completes |
+//! | --- | --- |
+//! | `until_ready`, `until_n_ready` and their `_with` forms | the cell reserved on the first poll is refunded if no later request reserved after it, otherwise forfeited (the schedule stays FIFO) |
+//!
 //! # Algorithm
 //!
 //! The Generic Cell Rate Algorithm (GCRA, ITU-T I.371, the "virtual
@@ -61,7 +67,7 @@
 //! use flowgate::runtime::ManualClock;
 //! use std::time::Duration;
 //!
-//! # futures::executor::block_on(async {
+//! futures::executor::block_on(async {
 //! let clock = ManualClock::new();
 //! let limiter = RateLimiter::with_clock(Quota::per_second(10).burst(2), clock.clone());
 //! assert!(limiter.check().is_ok());
@@ -69,8 +75,16 @@
 //! assert!(limiter.check().is_err());         // then one every 100 ms
 //! clock.advance(Duration::from_millis(100));
 //! limiter.until_ready_with(&clock).await;    // ready now: no sleep
-//! # });
+//! });
 //! ```
+
+// The plain timed forms exist only with a runtime feature; without one,
+// rustdoc renders their links as plain text (the all-features doc build
+// checks every link).
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 mod clock;
 mod error;
@@ -358,15 +372,19 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::rate::{Quota, RateLimiter};
     /// let limiter = RateLimiter::new(Quota::per_second(1000).burst(1));
     /// for _ in 0..3 {
     ///     limiter.until_ready().await;       // ~1 ms apart
     /// }
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn until_ready(&self) -> UntilReady<'_, C, crate::runtime::DefaultTimer> {
         self.until_ready_with(&crate::runtime::DEFAULT_TIMER)
     }
@@ -417,14 +435,18 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::rate::{InsufficientCapacity, Quota, RateLimiter};
     /// let limiter = RateLimiter::new(Quota::per_second(100).burst(10));
     /// limiter.until_n_ready(10).await.unwrap();
     /// assert_eq!(limiter.until_n_ready(11).await, Err(InsufficientCapacity(10)));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn until_n_ready(&self, n: u32) -> UntilNReady<'_, C, crate::runtime::DefaultTimer> {
         self.until_n_ready_with(&crate::runtime::DEFAULT_TIMER, n)
     }

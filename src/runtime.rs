@@ -63,6 +63,13 @@
 //! assert_eq!(nap.now_or_never(), Some("rested"));
 //! ```
 
+// Each adapter exists only with its feature; without it, rustdoc renders
+// its link as plain text (the all-features doc build checks every link).
+#![cfg_attr(
+    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
 use core::future::Future;
 use core::time::Duration;
 use std::time::Instant;
@@ -73,26 +80,37 @@ pub use manual::{ManualClock, ManualSleep};
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 mod io;
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+)]
 pub use io::AsyncIoSleep;
 
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 mod default;
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+)]
 pub use default::{DefaultSleep, DefaultTimer};
 
 #[cfg(feature = "tokio")]
 mod tokio;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use self::tokio::Tokio;
 
 #[cfg(feature = "smol")]
 mod smol;
 #[cfg(feature = "smol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 pub use self::smol::Smol;
 
 #[cfg(feature = "async-std")]
 mod async_std;
 #[cfg(feature = "async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 pub use self::async_std::AsyncStd;
 
 /// A source of sleeps: what a runtime must provide for flowgate's timed
@@ -135,6 +153,20 @@ pub trait Timer: Send + Sync + 'static {
     type Sleep: Future<Output = ()> + Send;
 
     /// A future that completes once `d` has passed, measured from this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::runtime::{ManualClock, Timer};
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let mut nap = clock.sleep(Duration::from_secs(2));
+    /// assert!((&mut nap).now_or_never().is_none()); // not yet
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(nap.now_or_never(), Some(()));
+    /// ```
     fn sleep(&self, d: Duration) -> Self::Sleep;
 
     /// A future that completes at `deadline`.
@@ -144,6 +176,22 @@ pub trait Timer: Send + Sync + 'static {
     /// [`ManualClock`]) or with absolute deadlines (all the adapters here)
     /// override it, so a deadline computed from a clock reading is not
     /// pushed back by the time that passes before the sleep is created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowgate::runtime::{ManualClock, Timer};
+    /// use futures::FutureExt;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let deadline = clock.now() + Duration::from_secs(3);
+    /// let mut nap = Timer::sleep_until(&clock, deadline);
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!((&mut nap).now_or_never().is_none()); // 2 s to go
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(nap.now_or_never(), Some(()));
+    /// ```
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
         self.sleep(deadline.saturating_duration_since(Instant::now()))
     }

@@ -67,12 +67,14 @@ async fn close_without_workers(url: String, worker_leaves_first: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: AMQP_URL (scripts/test runs it with one)"]
 async fn close_completes_after_the_last_worker_left() {
     let url = broker_or_skip!();
     within(close_without_workers(url, true)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: AMQP_URL (scripts/test runs it with one)"]
 async fn close_completes_when_the_last_worker_leaves_after_it() {
     let url = broker_or_skip!();
     within(close_without_workers(url, false)).await;
@@ -114,6 +116,7 @@ fn closes_on_every_drop(probe: Arc<Probe>) -> Waker {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: AMQP_URL (scripts/test runs it with one)"]
 async fn a_replaced_driver_waker_is_dropped_after_the_lock() {
     let url = broker_or_skip!();
     within(async move {
@@ -160,6 +163,7 @@ async fn a_replaced_driver_waker_is_dropped_after_the_lock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: AMQP_URL (scripts/test runs it with one)"]
 async fn a_broker_cancel_ends_run_with_cancelled() {
     let url = broker_or_skip!();
     within(async move {
@@ -191,6 +195,7 @@ async fn a_broker_cancel_ends_run_with_cancelled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: AMQP_URL (scripts/test runs it with one)"]
 async fn a_forced_close_reports_the_brokers_reason() {
     let url = broker_or_skip!();
     within(async move {
@@ -253,6 +258,7 @@ async fn a_forced_close_reports_the_brokers_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: AMQP_URL (scripts/test runs it with one)"]
 async fn a_silent_partition_is_noticed_by_heartbeats() {
     let url = broker_or_skip!();
     within(async move {

@@ -90,6 +90,10 @@ impl PublisherBuilder {
     /// runtime feature; [`rate_limit_with`](Self::rate_limit_with) takes
     /// any timer.
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn rate_limit<C: Clock + 'static>(self, limiter: Arc<RateLimiter<C>>) -> Self {
         self.rate_limit_with(crate::runtime::DefaultTimer::new(), limiter)
     }

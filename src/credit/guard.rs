@@ -30,12 +30,12 @@ pub struct Credits<'a> {
 /// ```
 /// use std::sync::Arc;
 /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(2));
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let held = Arc::clone(&sem).acquire_owned(2).await.unwrap();
 /// assert_eq!(held.count(), 2);
 /// drop(held);
 /// assert_eq!(sem.available(), 2);
-/// # });
+/// });
 /// ```
 #[must_use = "credit is returned as soon as the guard is dropped"]
 pub struct OwnedCredits {
@@ -146,9 +146,9 @@ impl OwnedCredits {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(3));
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// assert_eq!(sem.acquire_owned(2).await.unwrap().count(), 2);
-    /// # });
+    /// });
     /// ```
     pub fn count(&self) -> usize {
         self.count
@@ -161,10 +161,10 @@ impl OwnedCredits {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(1));
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let held = Arc::clone(&sem).acquire_owned(1).await.unwrap();
     /// assert!(Arc::ptr_eq(held.semaphore(), &sem));
-    /// # });
+    /// });
     /// ```
     pub fn semaphore(&self) -> &Arc<CreditSemaphore> {
         &self.sem
@@ -178,10 +178,10 @@ impl OwnedCredits {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(1));
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// Arc::clone(&sem).acquire_owned(1).await.unwrap().forget();
     /// assert_eq!(sem.available(), 0);
-    /// # });
+    /// });
     /// ```
     pub fn forget(mut self) {
         self.count = 0;
@@ -195,11 +195,11 @@ impl OwnedCredits {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(2));
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let mut held = sem.acquire_owned(2).await.unwrap();
     /// let one = held.split(1).unwrap();
     /// assert_eq!((held.count(), one.count()), (1, 1));
-    /// # });
+    /// });
     /// ```
     pub fn split(&mut self, n: usize) -> Option<Self> {
         self.count = self.count.checked_sub(n)?;
@@ -217,11 +217,11 @@ impl OwnedCredits {
     /// ```
     /// use std::sync::Arc;
     /// let sem = Arc::new(flowgate::credit::CreditSemaphore::new(2));
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let mut a = Arc::clone(&sem).acquire_owned(1).await.unwrap();
     /// a.merge(sem.acquire_owned(1).await.unwrap());
     /// assert_eq!(a.count(), 2);
-    /// # });
+    /// });
     /// ```
     pub fn merge(&mut self, mut other: Self) {
         assert!(

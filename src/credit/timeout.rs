@@ -1,6 +1,14 @@
 //! Acquires with a deadline: [`CreditSemaphore::acquire_timeout`] and
 //! friends, over the crate's generic [`Timeout`](crate::timeout::Timeout).
 
+// The plain timed forms exist only with a runtime feature; without one,
+// rustdoc renders their links as plain text (the all-features doc build
+// checks every link).
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
 use super::{Acquire, AcquireError, AcquireOwned, CreditSemaphore, Credits, OwnedCredits};
 use crate::runtime::Timer;
 use crate::timeout::{Abandon, Timeout};
@@ -114,7 +122,7 @@ impl CreditSemaphore {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::credit::{AcquireTimeoutError, CreditSemaphore};
     /// use std::time::Duration;
     ///
@@ -123,9 +131,13 @@ impl CreditSemaphore {
     /// let err = credits.acquire_timeout(1, Duration::from_millis(1)).await.unwrap_err();
     /// assert_eq!(err, AcquireTimeoutError::Timeout);
     /// # drop(held);
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn acquire_timeout(
         &self,
         n: usize,
@@ -186,16 +198,20 @@ impl CreditSemaphore {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::credit::CreditSemaphore;
     /// use std::{sync::Arc, time::Duration};
     ///
     /// let sem = Arc::new(CreditSemaphore::new(1));
     /// let held = Arc::clone(&sem).acquire_owned_timeout(1, Duration::from_secs(1)).await.unwrap();
     /// assert_eq!(held.count(), 1);
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn acquire_owned_timeout(
         self: Arc<Self>,
         n: usize,

@@ -28,7 +28,7 @@ use futures_core::{FusedStream, Stream};
 /// use flowgate::dispatch::{Dispatcher, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<u32>::new();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(8));
 /// let publisher = queue.publisher();
@@ -42,7 +42,7 @@ use futures_core::{FusedStream, Stream};
 ///     delivery.ack();
 /// }
 /// assert_eq!(seen, [0, 1, 2]);
-/// # });
+/// });
 /// ```
 pub struct Consumer<T> {
     /// The queue and this consumer's ack word, shared with its deliveries.
@@ -133,14 +133,14 @@ impl<T> Consumer<T> {
     /// use flowgate::dispatch::{Dispatcher, Subscription};
     /// use futures::executor::block_on;
     ///
-    /// # block_on(async {
+    /// block_on(async {
     /// let queue = Dispatcher::<u32>::new();
     /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
     /// queue.publisher().publish(7).await.unwrap();
     /// let delivery = consumer.recv().await.unwrap();
     /// assert_eq!((*delivery, delivery.attempt()), (7, 1));
     /// delivery.ack();
-    /// # });
+    /// });
     /// ```
     pub fn recv(&mut self) -> Recv<'_, T> {
         Recv {
@@ -404,7 +404,7 @@ impl<T> Drop for Recv<'_, T> {
 /// use flowgate::dispatch::{Dispatcher, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<String>::new();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
 /// queue.publisher().publish("hello".to_owned()).await.unwrap();
@@ -415,7 +415,7 @@ impl<T> Drop for Recv<'_, T> {
 /// assert!(again.redelivered());
 /// assert_eq!(again.attempt(), 2);
 /// assert_eq!(again.ack_take().as_deref(), Some("hello"));
-/// # });
+/// });
 /// ```
 pub struct Delivery<T> {
     /// Its consumer's link: the queue, and the ack word (used only with a

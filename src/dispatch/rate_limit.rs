@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// use flowgate::runtime::ManualClock;
 /// use std::sync::Arc;
 ///
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let clock = ManualClock::new();
 /// let limiter = Arc::new(RateLimiter::with_clock(Quota::per_second(100), clock.clone()));
 /// let queue = Dispatcher::<u32>::new();
@@ -29,7 +29,7 @@ use std::sync::Arc;
 /// let publisher = queue.publisher().with_rate_limit_with(clock.clone(), limiter);
 /// publisher.publish(1).await.unwrap(); // within the burst: no wait
 /// consumer.recv().await.unwrap().ack();
-/// # });
+/// });
 /// ```
 pub struct RateLimitedPublisher<T, Tm, C = MonotonicClock> {
     publisher: Publisher<T>,
@@ -47,7 +47,7 @@ impl<T> Publisher<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::dispatch::Dispatcher;
     /// use flowgate::rate::{Quota, RateLimiter};
     /// use std::sync::Arc;
@@ -56,9 +56,13 @@ impl<T> Publisher<T> {
     /// let queue = Dispatcher::<u32>::new();
     /// let publisher = queue.publisher().with_rate_limit(limiter);
     /// publisher.publish(1).await.unwrap();
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn with_rate_limit<C: Clock>(
         self,
         limiter: Arc<RateLimiter<C>>,
@@ -67,10 +71,25 @@ impl<T> Publisher<T> {
     }
 
     /// Limits this publisher's rate with `limiter`, sleeping with `timer`.
+    /// Needs no runtime feature: any [`Timer`] will do.
     ///
     /// # Examples
     ///
-    /// See [`RateLimitedPublisher`].
+    /// ```
+    /// use flowgate::dispatch::{Dispatcher, Subscription};
+    /// use flowgate::rate::{Quota, RateLimiter};
+    /// use flowgate::runtime::ManualClock;
+    /// use std::sync::Arc;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let limiter = Arc::new(RateLimiter::new(Quota::per_second(100).burst(5)));
+    ///     let queue = Dispatcher::<u32>::new();
+    ///     let mut worker = queue.subscribe(Subscription::prefetch(5));
+    ///     let publisher = queue.publisher().with_rate_limit_with(ManualClock::new(), limiter);
+    ///     publisher.publish(1).await.unwrap(); // within the burst: no sleep
+    ///     assert_eq!(*worker.recv().await.unwrap(), 1);
+    /// });
+    /// ```
     pub fn with_rate_limit_with<C: Clock, Tm: Timer>(
         self,
         timer: Tm,
@@ -102,6 +121,10 @@ impl<T, Tm: Timer, C: Clock> RateLimitedPublisher<T, Tm, C> {
     /// # Examples
     ///
     /// See [`RateLimitedPublisher`].
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+        allow(rustdoc::broken_intra_doc_links)
+    )]
     pub async fn publish(&self, msg: T) -> Result<(), PublishError<T>> {
         // Refused at once once closed: no wait for, and no use of, a cell.
         if self.publisher.is_closed() {

@@ -18,7 +18,7 @@
 /// use flowgate::dispatch::{Dispatcher, Subscription};
 /// use futures::executor::block_on;
 ///
-/// # block_on(async {
+/// block_on(async {
 /// let queue = Dispatcher::<u32>::builder().build();
 /// let mut consumer = queue.subscribe(Subscription::prefetch(4));
 /// queue.publisher().publish(1).await.unwrap();
@@ -26,7 +26,7 @@
 /// let stats = queue.stats();
 /// assert_eq!((stats.published, stats.delivered, stats.acked), (1, 1, 1));
 /// assert_eq!(stats.consumers[0].acked, 1);
-/// # });
+/// });
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {

@@ -9,6 +9,14 @@
 //! assigned to the consumer, so one that arrives as the deadline passes is
 //! returned by the next receive.
 
+// The plain timed forms exist only with a runtime feature; without one,
+// rustdoc renders their links as plain text (the all-features doc build
+// checks every link).
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
 use super::{Consumer, Delivery, Publish, PublishError, Publisher, Recv};
 use crate::runtime::Timer;
 use crate::timeout::{Abandon, Timeout};
@@ -128,7 +136,7 @@ impl<T> Publisher<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::dispatch::{Dispatcher, PublishTimeoutError};
     /// use std::time::Duration;
     ///
@@ -137,9 +145,13 @@ impl<T> Publisher<T> {
     /// publisher.publish_timeout(1, Duration::from_secs(1)).await.unwrap();
     /// let err = publisher.publish_timeout(2, Duration::from_millis(1)).await.unwrap_err();
     /// assert!(matches!(err, PublishTimeoutError::Timeout(2)));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn publish_timeout(
         &self,
         msg: T,
@@ -208,7 +220,7 @@ impl<T> Consumer<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::dispatch::{Dispatcher, RecvTimeoutError, Subscription};
     /// use std::time::Duration;
     ///
@@ -216,9 +228,13 @@ impl<T> Consumer<T> {
     /// let mut consumer = queue.subscribe(Subscription::prefetch(1));
     /// let err = consumer.recv_timeout(Duration::from_millis(1)).await.unwrap_err();
     /// assert_eq!(err, RecvTimeoutError::Timeout);
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn recv_timeout(
         &mut self,
         timeout: Duration,

@@ -15,12 +15,12 @@ use core::fmt;
 ///
 /// ```
 /// use flowgate::mailbox::{self, SendError};
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, rx) = mailbox::bounded::<String>(1);
 /// drop(rx);
 /// let SendError(msg) = tx.send("hello".to_owned()).await.unwrap_err();
 /// assert_eq!(msg, "hello");
-/// # });
+/// });
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SendError<T>(pub T);

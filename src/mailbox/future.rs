@@ -25,12 +25,12 @@ use core::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// let send: flowgate::mailbox::Send<'_, &str> = tx.send("job");
 /// send.await.unwrap();
 /// assert_eq!(rx.recv().await, Some("job"));
-/// # });
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
@@ -128,12 +128,12 @@ impl<T> fmt::Debug for Send<'_, T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// let permit = tx.reserve().await.unwrap(); // a slot, held
 /// permit.send(7);
 /// assert_eq!(rx.recv().await, Some(7));
-/// # });
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Reserve<'a, T> {
@@ -187,13 +187,13 @@ impl<T> fmt::Debug for Reserve<'_, T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// let permit = tx.reserve_owned().await.unwrap(); // 'static: can move to a task
 /// let tx = permit.send(7); // hands the sender back
 /// assert_eq!(rx.recv().await, Some(7));
 /// # drop(tx);
-/// # });
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct ReserveOwned<T> {
@@ -257,11 +257,11 @@ impl<T> fmt::Debug for ReserveOwned<T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, rx) = flowgate::mailbox::bounded::<u8>(1);
 /// drop(rx);
 /// tx.closed().await; // resolves once the receiver is gone or closed
-/// # });
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Closed<'a, T> {
@@ -339,13 +339,13 @@ impl<T> fmt::Debug for Closed<'_, T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// tx.try_send(1).unwrap();
 /// drop(tx);
 /// assert_eq!(rx.recv().await, Some(1));
 /// assert_eq!(rx.recv().await, None); // every sender gone, drained
-/// # });
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Recv<'a, T> {
@@ -382,7 +382,7 @@ impl<T> fmt::Debug for Recv<'_, T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(4);
 /// for i in 0..3 {
 ///     tx.try_send(i).unwrap();
@@ -390,7 +390,7 @@ impl<T> fmt::Debug for Recv<'_, T> {
 /// let mut buf = Vec::new();
 /// assert_eq!(rx.recv_many(&mut buf, 8).await, 3);
 /// assert_eq!(buf, [0, 1, 2]);
-/// # });
+/// });
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvMany<'a, T> {

@@ -18,14 +18,14 @@ use futures_core::{FusedStream, Stream};
 ///
 /// ```
 /// use futures::StreamExt;
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, rx) = flowgate::mailbox::bounded(4);
 /// for i in 0..3 {
 ///     tx.send(i).await.unwrap();
 /// }
 /// drop(tx);
 /// assert_eq!(rx.collect::<Vec<_>>().await, [0, 1, 2]);
-/// # });
+/// });
 /// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
@@ -66,12 +66,12 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
     /// std::thread::spawn(move || tx.try_send("from a thread").unwrap());
     /// assert_eq!(rx.recv().await, Some("from a thread"));
     /// assert_eq!(rx.recv().await, None);
-    /// # });
+    /// });
     /// ```
     pub fn recv(&mut self) -> Recv<'_, T> {
         Recv::new(self)
@@ -90,7 +90,7 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(8);
     /// for i in 0..5 {
     ///     tx.send(i).await.unwrap();
@@ -99,7 +99,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv_many(&mut buf, 3).await, 3);
     /// assert_eq!(rx.recv_many(&mut buf, 3).await, 2);
     /// assert_eq!(buf, [0, 1, 2, 3, 4]);
-    /// # });
+    /// });
     /// ```
     pub fn recv_many<'a>(&'a mut self, buf: &'a mut Vec<T>, limit: usize) -> RecvMany<'a, T> {
         RecvMany::new(self, buf, limit)
@@ -140,12 +140,12 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// use std::task::Poll;
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
     /// tx.send(1).await.unwrap();
     /// let got = std::future::poll_fn(|cx| rx.poll_recv(cx)).await;
     /// assert_eq!(got, Some(1));
-    /// # });
+    /// });
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.poll_with(cx, Self::pop)
@@ -269,14 +269,14 @@ impl<T> Receiver<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(2);
     /// tx.send(1).await.unwrap();
     /// rx.close();
     /// assert!(tx.send(2).await.is_err());
     /// assert_eq!(rx.recv().await, Some(1));
     /// assert_eq!(rx.recv().await, None);
-    /// # });
+    /// });
     /// ```
     pub fn close(&mut self) {
         self.chan.close();

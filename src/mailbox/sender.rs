@@ -12,7 +12,7 @@ use core::fmt;
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(4);
 /// let tx2 = tx.clone();
 /// tx.send(1).await.unwrap();
@@ -21,7 +21,7 @@ use core::fmt;
 /// assert_eq!(rx.recv().await, Some(1));
 /// assert_eq!(rx.recv().await, Some(2));
 /// assert_eq!(rx.recv().await, None);
-/// # });
+/// });
 /// ```
 pub struct Sender<T> {
     pub(super) chan: Arc<Chan<T>>,
@@ -60,11 +60,11 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
     /// tx.send(5).await.unwrap();
     /// assert_eq!(rx.recv().await, Some(5));
-    /// # });
+    /// });
     /// ```
     pub fn send(&self, msg: T) -> Send<'_, T> {
         Send::new(&self.chan, &self.coop, msg)
@@ -111,13 +111,13 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
     /// let permit = tx.reserve().await.unwrap();
     /// assert!(tx.try_send(0).unwrap_err().is_full()); // the slot is held
     /// permit.send(1);
     /// assert_eq!(rx.recv().await, Some(1));
-    /// # });
+    /// });
     /// ```
     pub fn reserve(&self) -> Reserve<'_, T> {
         Reserve::new(&self.chan, &self.coop)
@@ -139,14 +139,14 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
     /// let permit = tx.reserve_owned().await.unwrap();
     /// let tx = permit.send("owned");
     /// assert_eq!(rx.recv().await, Some("owned"));
     /// drop(tx);
     /// assert_eq!(rx.recv().await, None);
-    /// # });
+    /// });
     /// ```
     pub fn reserve_owned(self) -> ReserveOwned<T> {
         ReserveOwned::new(self)
@@ -187,12 +187,12 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, rx) = flowgate::mailbox::bounded::<u8>(1);
     /// drop(rx);
     /// tx.closed().await;
     /// assert!(tx.is_closed());
-    /// # });
+    /// });
     /// ```
     pub fn closed(&self) -> Closed<'_, T> {
         Closed::new(&self.chan)
@@ -332,14 +332,14 @@ impl<T> Sender<T> {
     ///
     /// ```
     /// use futures::{SinkExt, StreamExt};
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, rx) = flowgate::mailbox::bounded(2);
     /// let mut sink = tx.into_sink();
     /// sink.send(1).await.unwrap();
     /// sink.send(2).await.unwrap();
     /// sink.close().await.unwrap(); // drops the sender
     /// assert_eq!(rx.collect::<Vec<_>>().await, [1, 2]);
-    /// # });
+    /// });
     /// ```
     pub fn into_sink(self) -> SendSink<T> {
         SendSink::new(self)
@@ -377,14 +377,14 @@ impl<T> fmt::Debug for Sender<T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// let weak = tx.downgrade();
 /// weak.upgrade().unwrap().send(1).await.unwrap();
 /// drop(tx);
 /// assert_eq!(rx.recv().await, Some(1));
 /// assert_eq!(rx.recv().await, None); // the weak sender does not count
-/// # });
+/// });
 /// ```
 pub struct WeakSender<T> {
     chan: Arc<Chan<T>>,
@@ -456,14 +456,14 @@ impl<T> fmt::Debug for WeakSender<T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// let permit = tx.reserve().await.unwrap();
 /// rx.close();
 /// permit.send("still delivered");
 /// assert_eq!(rx.recv().await, Some("still delivered"));
 /// assert_eq!(rx.recv().await, None);
-/// # });
+/// });
 /// ```
 #[must_use = "a permit frees its slot when dropped unused"]
 pub struct Permit<'a, T> {
@@ -512,13 +512,13 @@ impl<T> fmt::Debug for Permit<'_, T> {
 /// # Examples
 ///
 /// ```
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
 /// let permit = tx.reserve_owned().await.unwrap();
 /// std::thread::spawn(move || drop(permit.send(3))).join().unwrap();
 /// assert_eq!(rx.recv().await, Some(3));
 /// assert_eq!(rx.recv().await, None);
-/// # });
+/// });
 /// ```
 #[must_use = "a permit frees its slot when dropped unused"]
 pub struct OwnedPermit<T> {
@@ -539,11 +539,11 @@ impl<T> OwnedPermit<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, mut rx) = flowgate::mailbox::bounded(1);
     /// let tx = tx.reserve_owned().await.unwrap().send(1);
     /// assert_eq!(tx.len(), 1);
-    /// # });
+    /// });
     /// ```
     pub fn send(mut self, msg: T) -> Sender<T> {
         let sender = self.sender.take().expect("permit already used");
@@ -556,11 +556,11 @@ impl<T> OwnedPermit<T> {
     /// # Examples
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, _rx) = flowgate::mailbox::bounded::<u8>(1);
     /// let tx = tx.reserve_owned().await.unwrap().release();
     /// assert!(tx.try_send(1).is_ok());
-    /// # });
+    /// });
     /// ```
     pub fn release(mut self) -> Sender<T> {
         let sender = self.sender.take().expect("permit already used");

@@ -46,13 +46,13 @@ use futures_sink::Sink;
 ///
 /// ```
 /// use futures::{SinkExt, StreamExt, stream};
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let (tx, rx) = flowgate::mailbox::bounded(8);
 /// let mut sink = tx.into_sink();
 /// sink.send_all(&mut stream::iter(0..5).map(Ok)).await.unwrap();
 /// drop(sink);
 /// assert_eq!(rx.collect::<Vec<_>>().await, [0, 1, 2, 3, 4]);
-/// # });
+/// });
 /// ```
 pub struct SendSink<T> {
     /// `None` after `poll_close`.
@@ -93,13 +93,13 @@ impl<T> SendSink<T> {
     ///
     /// ```
     /// use futures::SinkExt;
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// let (tx, _rx) = flowgate::mailbox::bounded::<u8>(1);
     /// let mut sink = tx.into_sink();
     /// assert!(!sink.is_reserved());
     /// futures::future::poll_fn(|cx| sink.poll_ready_unpin(cx)).await.unwrap();
     /// assert!(sink.is_reserved());
-    /// # });
+    /// });
     /// ```
     pub fn is_reserved(&self) -> bool {
         self.reserved

@@ -9,6 +9,14 @@
 //! `Recv` takes a message only in the poll that returns it, so a message
 //! that arrives as the deadline passes stays queued.
 
+// The plain timed forms exist only with a runtime feature; without one,
+// rustdoc renders their links as plain text (the all-features doc build
+// checks every link).
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
 use super::{Overflow, Receiver, Recv, Reserve, Sender, TrySendError};
 use crate::runtime::Timer;
 use crate::timeout::{Abandon, Timeout};
@@ -189,7 +197,7 @@ impl<T> Sender<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::mailbox::{self, SendTimeoutError};
     /// use std::time::Duration;
     ///
@@ -197,9 +205,13 @@ impl<T> Sender<T> {
     /// tx.send_timeout(1, Duration::from_secs(1)).await.unwrap();
     /// let err = tx.send_timeout(2, Duration::from_millis(1)).await.unwrap_err();
     /// assert!(matches!(err, SendTimeoutError::Timeout(2)));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn send_timeout(
         &self,
         msg: T,
@@ -271,7 +283,7 @@ impl<T> Receiver<T> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::mailbox::{self, RecvTimeoutError};
     /// use std::time::Duration;
     ///
@@ -280,9 +292,13 @@ impl<T> Receiver<T> {
     /// assert_eq!(err, RecvTimeoutError::Timeout);
     /// tx.try_send(5).unwrap();
     /// assert_eq!(rx.recv_timeout(Duration::from_secs(1)).await, Ok(5));
-    /// # });
+    /// });
     /// ```
     #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+    )]
     pub fn recv_timeout(
         &mut self,
         timeout: Duration,

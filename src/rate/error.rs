@@ -77,11 +77,11 @@ impl std::error::Error for NotUntil {}
 ///
 /// ```
 /// use flowgate::rate::{InsufficientCapacity, Quota, RateLimiter};
-/// # futures::executor::block_on(async {
+/// futures::executor::block_on(async {
 /// let limiter = RateLimiter::new(Quota::per_second(10).burst(5));
 /// let err = limiter.until_n_ready_with(&flowgate::runtime::ManualClock::new(), 6).await;
 /// assert_eq!(err, Err(InsufficientCapacity(5)));
-/// # });
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InsufficientCapacity(pub u32);

@@ -79,7 +79,7 @@ impl<St: Stream, C: Clock> RateLimited<St, C, crate::runtime::DefaultTimer> {
     ///
     /// ```
     /// # #[cfg(feature = "smol")]
-    /// # futures::executor::block_on(async {
+    /// futures::executor::block_on(async {
     /// use flowgate::rate::{Quota, RateLimited, RateLimiter};
     /// use futures::StreamExt;
     /// use std::sync::Arc;
@@ -87,7 +87,7 @@ impl<St: Stream, C: Clock> RateLimited<St, C, crate::runtime::DefaultTimer> {
     /// let limiter = Arc::new(RateLimiter::new(Quota::per_second(1000).burst(2)));
     /// let items: Vec<u32> = RateLimited::new(futures::stream::iter(0..4), limiter).collect().await;
     /// assert_eq!(items, [0, 1, 2, 3]);
-    /// # });
+    /// });
     /// ```
     pub fn new(stream: St, limiter: Arc<RateLimiter<C>>) -> Self {
         Self::with_timer(stream, limiter, crate::runtime::DefaultTimer::new())
