@@ -376,25 +376,13 @@ impl<T> Drop for Receiver<T> {
         self.chan.close();
         // The registered waker goes now, not with the last sender.
         self.chan.rx_waker.clear();
-        // Drop what is buffered now; anything a permit pushes later is
-        // dropped by the last handle (the ring's own drop). A message's
-        // `Drop` may panic: the guard keeps draining while unwinding, so
-        // every message is dropped once, and then the panic goes on.
-        // `pop` claims by compare-and-swap under `DropOldest` (an evicting
-        // sender may pop the same position: bug 11 of VERIFICATION.md) and
-        // pops exclusively only where nothing else ever pops.
-        struct Drain<'a, T>(&'a mut Receiver<T>);
-        impl<T> Drop for Drain<'_, T> {
-            fn drop(&mut self) {
-                while let Some(msg) = self.0.pop() {
-                    drop(msg);
-                }
-            }
-        }
-        let drain = Drain(self);
-        while let Some(msg) = drain.0.pop() {
-            drop(msg);
-        }
+        // Drop what is buffered now, through a panicking `Drop` too;
+        // anything a permit pushes later is dropped by the last handle (the
+        // ring's own drop). `pop` claims by compare-and-swap under
+        // `DropOldest` (an evicting sender may pop the same position: bug
+        // 11 of VERIFICATION.md) and pops exclusively only where nothing
+        // else ever pops.
+        super::ring::drain_all(|| self.pop());
     }
 }
 

@@ -254,20 +254,26 @@ impl<T> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // Nobody else holds the ring; every claimed position was written.
-        // A message's `Drop` may panic: the guard keeps draining while
-        // unwinding, so every message is dropped once.
-        struct Drain<'a, T>(&'a Ring<T>);
-        impl<T> Drop for Drain<'_, T> {
-            fn drop(&mut self) {
-                while let Some(msg) = self.0.pop() {
-                    drop(msg);
-                }
+        drain_all(|| self.pop());
+    }
+}
+
+/// Pops and drops messages until `pop` returns `None`. A message's `Drop`
+/// may panic: a guard then keeps draining while unwinding, so every message
+/// is dropped once, and the panic goes on afterwards (a second panic while
+/// unwinding aborts, as with any drop).
+pub(super) fn drain_all<T>(pop: impl FnMut() -> Option<T>) {
+    struct Drain<T, F: FnMut() -> Option<T>>(F);
+    impl<T, F: FnMut() -> Option<T>> Drop for Drain<T, F> {
+        fn drop(&mut self) {
+            while let Some(msg) = (self.0)() {
+                drop(msg);
             }
         }
-        let drain = Drain(self);
-        while let Some(msg) = drain.0.pop() {
-            drop(msg);
-        }
+    }
+    let mut drain = Drain(pop);
+    while let Some(msg) = (drain.0)() {
+        drop(msg);
     }
 }
 
